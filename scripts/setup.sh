@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Create .venv and install llmbook with its dev extras (idempotent). Usage: source scripts/setup.sh
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+PY=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+. .venv/bin/activate
+export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_PROGRESS_BAR=off
+# torch first: a CPU wheel is pinned on purpose; a bare `torch` requirement would pull a multi-GB CUDA build.
+python -c "import torch" 2>/dev/null || pip install -q torch==2.13.0
+pip install -q -c constraints.txt -e ".[dev]"
