@@ -13,6 +13,7 @@ import sys, importlib
 COMMANDS = {
     'env':  ('llmbook.hw:env_main',   'detect hardware, tier and dtype'),
     'tour': ('llmbook.lab:tour_main', 'lab tour on CPU: evaluate base, short SFT, evaluate again'),
+    'vram': ('llmbook.vram:vram_main', 'estimate training/inference memory and check a tier'),
 }
 
 # %% ../nbs/90_cli.ipynb #8b07d400
