@@ -20,7 +20,7 @@ LINT=../shared/zh_tw_lint.py; [ -f "$LINT" ] || LINT=tools/zh_tw_lint.py
 python "$LINT" nbs
 
 step "nbdev-test (notebooks)"
-nbdev-test --n_workers 2 --timing
+nbdev-test --n-workers 2 --timing
 
 step "pytest"
 python -m pytest tests
