@@ -135,3 +135,16 @@ def test_cli_json():
 def test_import_is_light():
     code = "import sys, llmbook.vram; assert 'torch' not in sys.modules and 'transformers' not in sys.modules"
     subprocess.run([sys.executable, '-c', code], check=True)
+
+@pytest.mark.parametrize('method', ['full', 'lora', 'qlora'])
+def test_bench_model_builder_on_cpu(method):
+    "The GPU benchmark's random-weight builder, smoke-tested on CPU: finite loss, the estimator's trainable count."
+    if method == 'qlora': pytest.importorskip('bitsandbytes')
+    cfg = dict(TINY_CFGS['llama'], hidden_size=128, intermediate_size=384)
+    m = vram._random_model(cfg, method, 'float32', 'sdpa', 8, True, device='cpu').train()
+    ids = torch.randint(0, cfg['vocab_size'], (2, 16))
+    loss = m(input_ids=ids, labels=ids).loss
+    loss.backward()
+    assert torch.isfinite(loss)
+    assert sum(p.numel() for p in m.parameters() if p.requires_grad) == estimate(cfg, method, lora_r=8).trainable
+    if method == 'qlora': assert any(type(x).__name__ == 'Linear4bit' for x in m.modules())
