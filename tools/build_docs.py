@@ -46,7 +46,18 @@ def process(quiet=True)->Path:
     buf = io.StringIO()
     with warnings.catch_warnings(), contextlib.redirect_stderr(buf if quiet else sys.stderr):
         warnings.simplefilter('ignore')
-        return proc_nbs()
+        cache = proc_nbs()
+    refresh_index()
+    return cache
+
+def refresh_index():
+    "Re-execute the processed index notebook (cwd nbs/) so its generated chapter table lists today's chapters."
+    import nbformat
+    from nbclient import NotebookClient
+    p = PROC/'index.ipynb'
+    nb = nbformat.read(p, as_version=4)
+    NotebookClient(nb, timeout=120, kernel_name='python3', resources={'metadata': {'path': str(ROOT/'nbs')}}).execute()
+    nbformat.write(nb, p)
 
 def _front_matter(src:str)->dict:
     import yaml
@@ -69,14 +80,15 @@ def _strip_opts(src:str):
         elif not line.lstrip().startswith('#|'): keep.append(line)
     return '\n'.join(keep).strip('\n'), tags
 
-def convert(nb_path:Path, dest:Path, links:dict, doc_url:str, tiers:list|None):
+def convert(nb_path:Path, dest:Path, links:dict, doc_url:str, tiers:list|None, absolute:bool=False):
     "Turn one `_proc` notebook into what mkdocs-jupyter (and nbconvert) render cleanly."
     import nbformat
     nb = nbformat.read(nb_path, as_version=4)
     nb.metadata.pop('has_sd', None); nb.metadata.pop('widgets', None)
     def fix_links(s:str)->str:
         s = _QUARTO_ATTR.sub('', s)
-        return re.sub(re.escape(doc_url) + r'([\w.-]+)\.html', lambda m: links.get(m.group(1), m.group(1)) + '.html', s)
+        base = doc_url if absolute else ''  # site pages link relatively; README.md links to the site
+        return re.sub(re.escape(doc_url) + r'([\w.-]+)\.html', lambda m: base + links.get(m.group(1), m.group(1)) + '.html', s)
     cells = []
     for c in nb.cells:
         c.metadata.pop('execution', None); c.pop('has_sd', None)
@@ -101,26 +113,31 @@ def convert(nb_path:Path, dest:Path, links:dict, doc_url:str, tiers:list|None):
     nbformat.validate(nb)
     nbformat.write(nb, dest)
 
-def stage(chapters:dict)->list:
-    "Convert every processed notebook into `_docs/`; returns the staged notebook names."
+def _doc_url()->str:
     from nbdev.config import get_config
     cfg = get_config()
-    doc_url = cfg.doc_host.rstrip('/') + '/' + cfg.doc_baseurl.strip('/') + '/'
-    procs = sorted(PROC.glob('*.ipynb'))
-    # nbdev links to `{doc_host}{baseurl}<output-file>`: map those names to our page names (notebook stems)
-    links = {}
-    for p in procs:
-        links[p.stem] = p.stem
-        src = json.loads(p.read_text(encoding='utf-8'))['cells']
-        if src and src[0]['cell_type'] == 'raw':
-            out = _front_matter(''.join(src[0]['source'])).get('output-file', '')
-            if out: links[Path(out).stem] = p.stem
+    return cfg.doc_host.rstrip('/') + '/' + cfg.doc_baseurl.strip('/') + '/'
+
+def stage(chapters:dict)->list:
+    "Convert every processed notebook into `_docs/`; returns the staged notebook names."
+    doc_url, procs, links = _doc_url(), sorted(PROC.glob('*.ipynb')), page_links()
     if SRC.exists(): shutil.rmtree(SRC)
     SRC.mkdir()
     (SRC/'assets').mkdir()
     shutil.copy(ROOT/'tools'/'docs_extra.css', SRC/'assets'/'extra.css')
     for p in procs: convert(p, SRC/p.name, links, doc_url, chapters.get(p.name))
     return [p.name for p in procs]
+
+def page_links()->dict:
+    "nbdev links to `{doc_host}{baseurl}<output-file>`: map those names to our page names (notebook stems)."
+    links = {}
+    for p in sorted(PROC.glob('*.ipynb')):
+        links[p.stem] = p.stem
+        src = json.loads(p.read_text(encoding='utf-8'))['cells']
+        if src and src[0]['cell_type'] == 'raw':
+            out = _front_matter(''.join(src[0]['source'])).get('output-file', '')
+            if out: links[Path(out).stem] = p.stem
+    return links
 
 def render():
     "The renderer step: MkDocs Material + mkdocs-jupyter, `_docs/` -> `docs/`."
@@ -142,7 +159,11 @@ def readme_text()->str:
     c.TagRemovePreprocessor.remove_all_outputs_tags = {'remove_output'}
     c.TagRemovePreprocessor.remove_cell_tags = {'remove_cell'}
     c.MarkdownExporter.exclude_input_prompt = True
-    nb = nbformat.read(SRC/'index.ipynb', as_version=4)
+    readme_nb = PROC/'_readme.ipynb.tmp'
+    try:
+        convert(PROC/'index.ipynb', readme_nb, page_links(), _doc_url(), None, absolute=True)
+        nb = nbformat.read(readme_nb, as_version=4)
+    finally: readme_nb.unlink(missing_ok=True)
     body, _ = MarkdownExporter(config=c).from_notebook_node(nb)
     body = re.sub(r'\n{3,}', '\n\n', body).strip() + '\n'
     return '<!-- Generated from nbs/index.ipynb by tools/build_docs.py; do not edit. -->\n\n' + body
