@@ -22,9 +22,19 @@ python "$LINT" nbs
 step "nbdev-test (notebooks)"
 nbdev-test --n-workers 2 --timing
 
+step "docs site and README (build_docs: site -> docs/, README.md must be current)"
+python tools/build_docs.py --check-readme
+
+step "browser for the site check"
+# CI (root): Debian chromium + CJK fonts, npm playwright-core into a gitignored folder. Locally they are optional:
+# tests/test_site.py skips only its browser part when they are absent.
+if [ -n "${CI:-}" ] && [ "$(id -u)" = 0 ] && ! command -v chromium >/dev/null; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-noto-cjk
+fi
+if command -v npm >/dev/null && [ ! -d .cache/node/node_modules/playwright-core ]; then
+  npm install --no-save --no-audit --no-fund --prefix .cache/node playwright-core >/dev/null
+fi
+
 step "pytest"
 python -m pytest tests
-
-step "docs site and README"
-if [ -f tools/build_docs.py ]; then python tools/build_docs.py --check-readme; fi
 echo; echo "all checks passed"
