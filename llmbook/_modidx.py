@@ -47,4 +47,5 @@ d = { 'settings': { 'branch': 'main',
                              'llmbook.lab.table': ('lab.html#table', 'llmbook/lab.py'),
                              'llmbook.lab.tokenizer': ('lab.html#tokenizer', 'llmbook/lab.py'),
                              'llmbook.lab.tour_main': ('lab.html#tour_main', 'llmbook/lab.py'),
-                             'llmbook.lab.train_tokenizer': ('lab.html#train_tokenizer', 'llmbook/lab.py')}}}
+                             'llmbook.lab.train_tokenizer': ('lab.html#train_tokenizer', 'llmbook/lab.py'),
+                             'llmbook.lab.write_manifest': ('lab.html#write_manifest', 'llmbook/lab.py')}}}

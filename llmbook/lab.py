@@ -13,7 +13,7 @@ from pathlib import Path
 __all__ = ['DIGITS', 'UNITS', 'CHARS', 'TASKS', 'SEED', 'SPECIALS', 'CHAT_TEMPLATE', 'ARCH', 'PRETRAIN', 'guozi', 'items',
            'messages', 'corpus', 'train_tokenizer', 'tokenizer', 'new_model', 'pretrain', 'model', 'sha256', 'manifest',
            'perplexity', 'heldout_texts', 'generate', 'evaluate', 'sft_dataset', 'sft', 'before_after', 'table',
-           'tour_main', 'build']
+           'tour_main', 'write_manifest', 'build']
 
 # %% ../nbs/00_lab.ipynb #c9e448b0
 DIGITS = '零一二三四五六七八九'
@@ -305,15 +305,10 @@ def tour_main(argv:list|None=None)->int:
     return 0
 
 # %% ../nbs/00_lab.ipynb #5ee4448e
-def build(out=None, **kw)->dict:
-    "Re-derive the lab from scratch: train tokenizer, pretrain base, save both and a manifest; returns it."
+def write_manifest(out, tok, m, losses:list, secs:float, **kw)->dict:
+    "Record config, metrics and weight hashes of a saved base model in `out/base/manifest.json`."
     import torch, transformers, tokenizers
-    out = Path(out) if out else _assets()
-    tok = train_tokenizer(); tok.save_pretrained(str(out/'tokenizer'))
-    t0 = time.time()
-    m, losses = pretrain(tok, **kw)
-    secs = time.time()-t0
-    m.save_pretrained(str(out/'base'))
+    out = Path(out)
     man = dict(arch=ARCH, pretrain={**PRETRAIN, **kw}, vocab_size=len(tok), n_params=m.num_parameters(),
                corpus_texts=len(corpus()), pretrain_seconds=round(secs, 1),
                final_loss=round(sum(losses[-50:])/50, 4), loss_every_50=[round(l, 4) for l in losses[49::50]],
@@ -323,3 +318,13 @@ def build(out=None, **kw)->dict:
                versions=dict(torch=torch.__version__, transformers=transformers.__version__, tokenizers=tokenizers.__version__))
     (out/'base'/'manifest.json').write_text(json.dumps(man, indent=1, ensure_ascii=False))
     return man
+
+def build(out=None, **kw)->dict:
+    "Re-derive the lab from scratch: train tokenizer, pretrain base, save both with a manifest; returns it."
+    out = Path(out) if out else _assets()
+    tok = train_tokenizer(); tok.save_pretrained(str(out/'tokenizer'))
+    t0 = time.time()
+    m, losses = pretrain(tok, **kw)
+    secs = time.time()-t0
+    m.save_pretrained(str(out/'base'))
+    return write_manifest(out, tok, m, losses, secs, **kw)
