@@ -30,8 +30,7 @@ def config_dir(
 )->Path|None:    # the packaged directory holding its `config.json`, None when not shipped
     "Where the package ships the config of `model_id` (no download needed)."
     if model_id == 'lab':
-        real = ASSETS/'lab'/'base'
-        return real if (real/'config.json').exists() else CONFIGS/'llmbook--lab-standin'
+        return ASSETS/'lab'/'base'
     d = CONFIGS/model_id.replace('/', '--')
     return d if (d/'config.json').exists() else None
 
