@@ -8,12 +8,12 @@ Docs: https://llmbook.github.io/llmbook/lora.html.md"""
 __all__ = ['ATTN', 'ALL_LINEAR', 'LoRALinear', 'add_lora', 'n_params', 'to_peft', 'chat_batch', 'tiny_sft', 'merge_lora',
            'dir_size']
 
-# %% ../nbs/05_lora.ipynb #fd8c6a84
+# %% ../nbs/05_lora.ipynb #75a025ad
 import math, os, copy, time, pathlib
 import torch
 from torch import nn
 
-# %% ../nbs/05_lora.ipynb #3ede935f
+# %% ../nbs/05_lora.ipynb #c6b40e1b
 class LoRALinear(nn.Module):
     "A frozen `nn.Linear` plus a trainable low-rank update: W x + s·B A x."
     def __init__(self,
@@ -35,7 +35,7 @@ class LoRALinear(nn.Module):
 
     def delta(self): return self.scale * self.B @ self.A
 
-# %% ../nbs/05_lora.ipynb #2bece451
+# %% ../nbs/05_lora.ipynb #47ce87aa
 ATTN = ('q_proj', 'v_proj')
 ALL_LINEAR = ('q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj')
 
@@ -64,7 +64,7 @@ def n_params(
         seen.add(id(p)); tot += p.numel(); tr += p.numel() if p.requires_grad else 0
     return tr, tot
 
-# %% ../nbs/05_lora.ipynb #0fd4667f
+# %% ../nbs/05_lora.ipynb #66ce6eef
 def to_peft(
     ours:nn.Module,       # a model adapted with `add_lora`
     peft_model:nn.Module, # a PEFT model with the same targets and rank
@@ -81,7 +81,7 @@ def to_peft(
         n += 1
     return n
 
-# %% ../nbs/05_lora.ipynb #408b787c
+# %% ../nbs/05_lora.ipynb #7b590b02
 def chat_batch(
     tok,            # tokenizer with a chat template that has `{% generation %}` markers
     convs:list,     # list of message lists
@@ -105,21 +105,23 @@ def tiny_sft(
     lr:float=2e-3,   # AdamW learning rate
     seed:int=0,      # batch order seed
 )->list:             # loss per step
-    "Minimal assistant-only SFT loop (AdamW, constant LR) for quick CPU experiments."
+    "Minimal assistant-only SFT loop (AdamW, warm-up + cosine LR) for quick CPU experiments."
     g = torch.Generator().manual_seed(seed)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
+    warm = max(1, steps // 10)  # linear warm-up, then cosine decay to 0
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1, (s+1)/warm) * 0.5*(1 + math.cos(math.pi*s/steps)))
     model.train(); losses = []
     for _ in range(steps):
         idx = torch.randint(len(convs), (bs,), generator=g).tolist()
         b = chat_batch(tok, [convs[i] for i in idx])
         loss = model(**b).loss
-        loss.backward(); opt.step(); opt.zero_grad(set_to_none=True)
+        loss.backward(); opt.step(); sched.step(); opt.zero_grad(set_to_none=True)
         losses.append(loss.item())
     model.eval()
     return losses
 
-# %% ../nbs/05_lora.ipynb #5cadc77c
+# %% ../nbs/05_lora.ipynb #fff76a15
 def merge_lora(
     model:nn.Module, # a model adapted with `add_lora`
 )->nn.Module:        # the same model with plain `nn.Linear` layers
@@ -130,7 +132,7 @@ def merge_lora(
             model.set_submodule(n, m.base)
     return model
 
-# %% ../nbs/05_lora.ipynb #dfc2a7c2
+# %% ../nbs/05_lora.ipynb #823a89c2
 def dir_size(
     path, # a directory or file
 )->int:   # total size in bytes
