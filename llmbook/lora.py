@@ -8,12 +8,12 @@ Docs: https://llmbook.github.io/llmbook/lora.html.md"""
 __all__ = ['ATTN', 'ALL_LINEAR', 'LoRALinear', 'add_lora', 'n_params', 'to_peft', 'chat_batch', 'tiny_sft', 'merge_lora',
            'dir_size']
 
-# %% ../nbs/05_lora.ipynb #75a025ad
+# %% ../nbs/05_lora.ipynb #156916e4
 import math, os, copy, time, pathlib
 import torch
 from torch import nn
 
-# %% ../nbs/05_lora.ipynb #c6b40e1b
+# %% ../nbs/05_lora.ipynb #cffb7cac
 class LoRALinear(nn.Module):
     "A frozen `nn.Linear` plus a trainable low-rank update: W x + s·B A x."
     def __init__(self,
@@ -35,7 +35,7 @@ class LoRALinear(nn.Module):
 
     def delta(self): return self.scale * self.B @ self.A
 
-# %% ../nbs/05_lora.ipynb #47ce87aa
+# %% ../nbs/05_lora.ipynb #07fa20c1
 ATTN = ('q_proj', 'v_proj')
 ALL_LINEAR = ('q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj')
 
@@ -64,7 +64,7 @@ def n_params(
         seen.add(id(p)); tot += p.numel(); tr += p.numel() if p.requires_grad else 0
     return tr, tot
 
-# %% ../nbs/05_lora.ipynb #66ce6eef
+# %% ../nbs/05_lora.ipynb #73b1d668
 def to_peft(
     ours:nn.Module,       # a model adapted with `add_lora`
     peft_model:nn.Module, # a PEFT model with the same targets and rank
@@ -81,7 +81,7 @@ def to_peft(
         n += 1
     return n
 
-# %% ../nbs/05_lora.ipynb #7b590b02
+# %% ../nbs/05_lora.ipynb #14bc9c0d
 def chat_batch(
     tok,            # tokenizer with a chat template that has `{% generation %}` markers
     convs:list,     # list of message lists
@@ -121,7 +121,7 @@ def tiny_sft(
     model.eval()
     return losses
 
-# %% ../nbs/05_lora.ipynb #fff76a15
+# %% ../nbs/05_lora.ipynb #e68df159
 def merge_lora(
     model:nn.Module, # a model adapted with `add_lora`
 )->nn.Module:        # the same model with plain `nn.Linear` layers
@@ -132,7 +132,7 @@ def merge_lora(
             model.set_submodule(n, m.base)
     return model
 
-# %% ../nbs/05_lora.ipynb #823a89c2
+# %% ../nbs/05_lora.ipynb #b9747cb6
 def dir_size(
     path, # a directory or file
 )->int:   # total size in bytes

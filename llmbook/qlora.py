@@ -8,12 +8,12 @@ Docs: https://llmbook.github.io/llmbook/qlora.html.md"""
 __all__ = ['nf4_codebook', 'nf4_quantize', 'nf4_dequantize', 'pack_nibbles', 'double_quantize', 'double_dequantize',
            'bits_per_param', 'quant_state_bits', 'bnb_4bit_config', 'cpu_safe_4bit']
 
-# %% ../nbs/06_qlora.ipynb #969ebe13
+# %% ../nbs/06_qlora.ipynb #4e9e39ae
 import math, copy
 import torch
 from torch import nn
 
-# %% ../nbs/06_qlora.ipynb #9c9b24a3
+# %% ../nbs/06_qlora.ipynb #dcb38b03
 def nf4_codebook(
     offset:float=0.9677083, # outermost quantile (QLoRA's choice)
 )->torch.Tensor:            # 16 sorted values in [-1, 1]
@@ -24,7 +24,7 @@ def nf4_codebook(
     v = torch.cat([neg, torch.zeros(1, dtype=torch.float64), pos]).sort().values
     return (v / v.max()).float()
 
-# %% ../nbs/06_qlora.ipynb #bafcb4a0
+# %% ../nbs/06_qlora.ipynb #c7f99c6c
 def nf4_quantize(
     w:torch.Tensor,   # weights (numel divisible by `blocksize`)
     blocksize:int=64, # values per absmax block
@@ -50,7 +50,7 @@ def pack_nibbles(
     "Two 4-bit codes per byte, high nibble first (bitsandbytes' layout)."
     return (q[0::2] << 4) | q[1::2]
 
-# %% ../nbs/06_qlora.ipynb #eea7f1b3
+# %% ../nbs/06_qlora.ipynb #c0756dc6
 def double_quantize(
     absmax:torch.Tensor, # fp32 per-block scales of the first quantization
     blocksize:int=256,   # scales per second-level block
@@ -72,7 +72,7 @@ def double_dequantize(
     "Recover the first-level absmax from its 8-bit codes."
     return c.float() * s.repeat_interleave(blocksize)[:len(c)] + offset
 
-# %% ../nbs/06_qlora.ipynb #719ab4ba
+# %% ../nbs/06_qlora.ipynb #7982e8ed
 def bits_per_param(
     blocksize:int=64,         # values per first-level block
     double_quant:bool=True,   # quantize the absmax values to 8 bits
@@ -92,7 +92,7 @@ def quant_state_bits(
     if state.nested: b += state.state2.absmax.numel() * state.state2.absmax.element_size() * 8 + 32  # + offset
     return b / n
 
-# %% ../nbs/06_qlora.ipynb #ded7b7d1
+# %% ../nbs/06_qlora.ipynb #ed4dc75f
 def bnb_4bit_config(
     compute_dtype:str='float32', # dtype the dequantized weights are computed in
     double_quant:bool=True,      # quantize the absmax scales too
