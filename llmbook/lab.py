@@ -251,7 +251,7 @@ def sft_dataset(tasks:list|None=None, n:int=4800, seed:int=0):
 def sft(model, tok, tasks:list|None=None, steps:int=150, batch_size:int=32, lr:float=2e-3, seed:int=0,
         threads:int|None=1, log_every:int=10, output_dir:str|None=None):
     "Short full fine-tune with TRL `SFTTrainer` and assistant-only loss; returns (model, losses)."
-    import tempfile, torch
+    import tempfile, torch, datasets
     from trl import SFTConfig, SFTTrainer
     if threads: torch.set_num_threads(threads)
     ds = sft_dataset(tasks, n=steps*batch_size, seed=seed)
@@ -261,8 +261,13 @@ def sft(model, tok, tasks:list|None=None, steps:int=150, batch_size:int=32, lr:f
                     logging_steps=log_every, save_strategy='no', report_to='none', disable_tqdm=True,
                     use_cpu=True, bf16=False, assistant_only_loss=True, max_length=64, seed=seed,
                     gradient_checkpointing=False, dataloader_num_workers=0)
-    tr = SFTTrainer(model=model, args=cfg, train_dataset=ds, processing_class=tok)
-    tr.train()
+    bars = datasets.is_progress_bar_enabled()
+    datasets.disable_progress_bars()  # dataset preparation bars would flood notebook outputs
+    try:
+        tr = SFTTrainer(model=model, args=cfg, train_dataset=ds, processing_class=tok)
+        tr.train()
+    finally:
+        if bars: datasets.enable_progress_bars()
     return tr.model.eval(), [r['loss'] for r in tr.state.log_history if 'loss' in r]
 
 # %% ../nbs/00_lab.ipynb #3e75fd45

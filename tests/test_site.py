@@ -38,10 +38,15 @@ def test_every_chapter_page_has_tier_and_colab_badges(site):
     assert all(p > 0 for p in pos) and pos == sorted(pos), 'navigation lists chapters in notebook order'
 
 def test_no_quarto_leftovers(site):
+    n_code = 0
     for page in site.glob('*.html'):
         text = page.read_text(encoding='utf-8')
-        assert '#| ' not in text and '{target=' not in text, page.name
+        code = re.findall(r'<div class="clipboard-copy-txt"[^>]*>(.*?)</div>', text, re.S)  # raw cell inputs
+        n_code += len(code)
+        assert not any(re.search(r'^\s*#\|', c, re.M) for c in code), f'{page.name}: #| directive left in code'
+        assert '{target=' not in text, page.name
         assert 'show_doc(' not in text, f'{page.name}: show_doc input should be hidden'
+    assert n_code > 0, 'found no code cells: the check above would be vacuous'
 
 def test_search_index_has_chinese_tokens(site):
     idx = json.loads((site/'search'/'search_index.json').read_text(encoding='utf-8'))
