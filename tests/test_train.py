@@ -1,0 +1,89 @@
+"Recipe checks that do not belong in the chapter: preflight refusal, interrupted-and-resumed training, DDP on 2 CPU processes."
+import json, os, subprocess, sys
+from pathlib import Path
+import pytest
+torch = pytest.importorskip('torch')
+from transformers import LlamaConfig, TrainerCallback
+from llmbook.train import sft, preflight, want_unsloth
+import train_standin as lab
+
+HERE = Path(__file__).resolve().parent
+
+def test_refuses_what_the_tier_cannot_hold(tmp_path):
+    "Full FT of a 7B model on a T4 is refused before any weight is loaded (the directory holds only config.json)."
+    LlamaConfig(hidden_size=4096, intermediate_size=11008, num_hidden_layers=32, num_attention_heads=32,
+                num_key_value_heads=32, vocab_size=32000).save_pretrained(tmp_path/'llama7b')
+    assert not list((tmp_path/'llama7b').glob('*.safetensors'))
+    rows = lab.items('guozi', 'train', 4)
+    with pytest.raises(RuntimeError, match='(?i)try'):
+        sft(str(tmp_path/'llama7b'), rows, method='full', tier='t4', output_dir=tmp_path/'out')
+    with pytest.raises(RuntimeError, match='(?i)try'):
+        preflight(str(tmp_path/'llama7b'), 'full', '24g', batch=1, seq_len=512)
+    preflight(str(tmp_path/'llama7b'), 'qlora', 't4', batch=1, seq_len=512)   # the suggested cheaper method fits
+
+def test_unsloth_fallback_notice(capsys):
+    if torch.cuda.is_available(): pytest.skip('CPU-only check')
+    assert want_unsloth(True, 'cpu') is False
+    assert 'using transformers + PEFT' in capsys.readouterr().out
+    assert want_unsloth('auto', 'cpu') is False and capsys.readouterr().out == ''   # auto on CPU: silent
+
+class StopAt(TrainerCallback):
+    "Simulate an interruption (e.g. a Colab disconnect) right after step `n`."
+    def __init__(self, n): self.n = n
+    def on_step_end(self, args, state, control, **kw):
+        if state.global_step >= self.n: control.should_training_stop = True
+
+def _run(tok, out, **kw):
+    return sft(lab.model(tok, hidden=32), lab.items('guozi', 'train', 96), tok, tier='cpu', output_dir=out, max_steps=6,
+               lr=3e-3, batch_size=16, max_length=64, lr_scheduler_type='constant', logging_steps=1, quiet=True, **kw)
+
+def test_resume_continues_step_and_history(tmp_path):
+    tok = lab.tokenizer()
+    whole = _run(tok, tmp_path/'whole')
+    cut = _run(tok, tmp_path/'cut', save_steps=3, callbacks=[StopAt(3)])
+    assert cut.global_step == 3 and (tmp_path/'cut'/'checkpoint-3').is_dir()
+    resumed = _run(tok, tmp_path/'cut', save_steps=3, resume=True)
+    assert resumed.global_step == 6
+    assert [s for s, _ in resumed.history['train']] == [1, 2, 3, 4, 5, 6]
+    assert resumed.history['train'][:3] == cut.history['train']           # history carried over from the checkpoint
+    for (s1, l1), (s2, l2) in zip(whole.history['train'], resumed.history['train']):
+        assert s1 == s2 and abs(l1 - l2) < 1e-4, (s1, l1, l2)             # same data order and optimizer state
+
+def test_resume_without_checkpoint_starts_fresh(tmp_path, capsys):
+    r = _run(lab.tokenizer(), tmp_path/'empty', resume=True)
+    assert r.global_step == 6 and 'starting from scratch' in capsys.readouterr().out
+
+DDP_SCRIPT = '''
+import json, sys, torch
+sys.path.insert(0, {here!r})
+import train_standin as lab
+from llmbook.train import sft
+tok = lab.tokenizer()
+r = sft(lab.model(tok, hidden=32), lab.items('guozi', 'train', 128), tok, tier='cpu', output_dir=sys.argv[1], max_steps=4,
+        lr=3e-3, batch_size=int(sys.argv[2]), grad_accum=int(sys.argv[4]), max_length=64, lr_scheduler_type='constant', logging_steps=1, quiet=True,
+        dataloader_drop_last=True)
+if r.trainer.is_world_process_zero():
+    p = torch.cat([t.detach().flatten() for t in r.model.parameters()])
+    json.dump(dict(loss=[l for _, l in r.history['train']], psum=p.sum().item(), pabs=p.abs().sum().item()), open(sys.argv[3], 'w'))
+'''
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.environ.get('LLMBOOK_SLOW'), reason='set LLMBOOK_SLOW=1 (launches 3 trainings, ~1 min)')
+def test_two_cpu_processes_match_one(tmp_path):
+    "DDP over 2 gloo CPU processes x batch 8 trains like 1 process x batch 16."
+    script = tmp_path/'ddp.py'; script.write_text(DDP_SCRIPT.format(here=str(HERE)))
+    env = {**os.environ, 'OMP_NUM_THREADS': '1', 'HF_HUB_OFFLINE': '1', 'TOKENIZERS_PARALLELISM': 'false'}
+    one = subprocess.run([sys.executable, str(script), str(tmp_path/'o1'), '16', str(tmp_path/'one.json'), '1'],
+                         env=env, capture_output=True, text=True)
+    assert one.returncode == 0, one.stderr[-3000:]
+    two = subprocess.run([sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', '2', '--master_port', '29533',
+                          str(script), str(tmp_path/'o2'), '8', str(tmp_path/'two.json'), '1'], env=env, capture_output=True, text=True)
+    assert two.returncode == 0, two.stderr[-3000:]
+    a, b = (json.loads((tmp_path/f).read_text()) for f in ('one.json', 'two.json'))
+    assert len(a['loss']) == len(b['loss']) == 4
+    # Measured here: the data split matches (rank batches are halves of the 1-process batch), yet after 4 steps the
+    # parameters' L1 norm differs by ~0.5% and the first logged loss by ~4e-4 relative (per-rank token means are
+    # averaged). TOOLCHAIN.md reported exact equality; until that is reconciled, check both runs train alike.
+    assert abs(a['pabs'] - b['pabs']) < 1e-2 * a['pabs'], (a, b)
+    assert b['loss'][-1] < b['loss'][0]
+    for x, y in zip(a['loss'], b['loss']): assert abs(x - y) < 2e-2 * x, (a['loss'], b['loss'])
