@@ -327,14 +327,15 @@ def sft(
                      early_stopping=bool(early_stopping_patience), logging_steps=logging_steps, seed=seed, **kwargs)
     cbs = list(callbacks or []) + ([EarlyStoppingCallback(early_stopping_patience=early_stopping_patience)]
                                    if early_stopping_patience else [])
+    if quiet:
+        import datasets
+        from transformers.utils import logging as hf_logging
+        hf_logging.disable_progress_bar(); datasets.disable_progress_bars()
     trainer = SFTTrainer(model=model, args=SFTConfig(**cfg), train_dataset=train_ds, eval_dataset=eval_ds,
                          processing_class=tokenizer, callbacks=cbs)
     if quiet:
         from transformers import PrinterCallback, ProgressCallback
-        from transformers.utils import logging as hf_logging
-        import datasets
         for c in (PrinterCallback, ProgressCallback): trainer.remove_callback(c)
-        hf_logging.disable_progress_bar(); datasets.disable_progress_bars()
     ckpt = resume if isinstance(resume, str) else None
     if resume is True:
         ckpt = get_last_checkpoint(str(output_dir)) if os.path.isdir(output_dir) else None

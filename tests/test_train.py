@@ -87,3 +87,18 @@ def test_two_cpu_processes_match_one(tmp_path):
     assert abs(a['pabs'] - b['pabs']) < 1e-2 * a['pabs'], (a, b)
     assert b['loss'][-1] < b['loss'][0]
     for x, y in zip(a['loss'], b['loss']): assert abs(x - y) < 2e-2 * x, (a['loss'], b['loss'])
+
+@pytest.mark.parametrize('method', ['lora', 'qlora'])
+def test_adapter_methods_train_on_cpu(method, tmp_path):
+    "LoRA and QLoRA run through the same recipe on CPU; QLoRA keeps bitsandbytes off its backward-less AVX512-BF16 kernel."
+    if method == 'qlora': bnb = pytest.importorskip('bitsandbytes')
+    tok = lab.tokenizer(); base = tmp_path/'base'
+    lab.model(tok).save_pretrained(base); tok.save_pretrained(base)
+    r = sft(str(base), lab.items('guozi', 'train', 192), tier='cpu', method=method, output_dir=tmp_path/'out', max_steps=12,
+            lr=1e-2, batch_size=16, max_length=64, logging_steps=3, quiet=True)
+    assert type(r.model).__name__.startswith('PeftModel') and r.method == method and r.backend == 'transformers'
+    losses = [l for _, l in r.history['train']]
+    assert losses[-1] < losses[0] - 0.2, losses
+    if method == 'qlora':
+        q = [m for m in r.model.modules() if isinstance(m, bnb.nn.Linear4bit)]
+        assert q and not any(getattr(m, 'support_avx512bf16_for_cpu', False) for m in q)

@@ -1,0 +1,150 @@
+"Parity and fault tests for llmbook.vram: exact counts against real tensors, PEFT, bitsandbytes; tier refusals."
+import json, subprocess, sys, math
+import pytest, torch
+from transformers import AutoModelForCausalLM
+from llmbook import vram
+from llmbook.vram import arch, param_count, estimate, load_config, lora_params, nf4_bytes, check_fits, VramError
+
+TINY = dict(vocab_size=320, hidden_size=64, intermediate_size=160, num_hidden_layers=2, num_attention_heads=4,
+            num_key_value_heads=2, max_position_embeddings=256)
+TINY_CFGS = {
+    'llama': dict(model_type='llama', **TINY),
+    'llama_bias': dict(model_type='llama', attention_bias=True, mlp_bias=True, tie_word_embeddings=True, **TINY),
+    'qwen2': dict(model_type='qwen2', **TINY),
+    'qwen2_tied': dict(model_type='qwen2', tie_word_embeddings=True, **TINY),
+    'gemma2': dict(model_type='gemma2', head_dim=32, **TINY),
+    'gemma': dict(model_type='gemma', head_dim=24, **TINY),
+    'mistral': dict(model_type='mistral', **TINY),
+    'qwen3': dict(model_type='qwen3', head_dim=16, **TINY),
+}
+SHIPPED = ['Qwen/Qwen2.5-0.5B-Instruct', 'Qwen/Qwen2.5-7B-Instruct', 'meta-llama/Llama-3.1-8B-Instruct',
+           'google/gemma-2-2b-it', 'Qwen/Qwen2.5-32B-Instruct', 'meta-llama/Llama-3.3-70B-Instruct']
+
+@pytest.mark.parametrize('model', SHIPPED)
+def test_param_count_equals_meta_model(model):
+    assert param_count(arch(model)) == vram.meta_param_count(model)
+
+def test_known_totals():
+    assert round(param_count(arch('Qwen/Qwen2.5-7B-Instruct'))/1e9, 2) == 7.62
+    assert round(param_count(arch('meta-llama/Llama-3.1-8B-Instruct'))/1e9, 2) == 8.03
+    assert round(param_count(arch('google/gemma-2-2b-it'))/1e9, 2) == 2.61
+
+def _real(cfg, dtype=torch.bfloat16):
+    torch.manual_seed(0)
+    return AutoModelForCausalLM.from_config(load_config(cfg), dtype=dtype)
+
+@pytest.mark.parametrize('name', list(TINY_CFGS))
+def test_counts_and_weight_bytes_against_real_tensors(name):
+    cfg = TINY_CFGS[name]
+    m = _real(cfg)
+    seen, n, nbytes = set(), 0, 0
+    for p in m.parameters():  # tied weights once
+        if p.data_ptr() in seen: continue
+        seen.add(p.data_ptr()); n += p.numel(); nbytes += p.numel()*p.element_size()
+    assert param_count(arch(cfg)) == n == m.num_parameters()
+    assert estimate(cfg, 'infer', dtype='bfloat16').breakdown['weights'] == nbytes
+    assert estimate(cfg, 'infer', dtype='float32').breakdown['weights'] == 2*nbytes
+
+@pytest.mark.parametrize('name', ['llama', 'qwen2', 'gemma2', 'llama_bias'])
+@pytest.mark.parametrize('r,targets', [(8, 'all-linear'), (4, ['q_proj', 'v_proj']), (16, ['gate_proj', 'down_proj', 'o_proj'])])
+def test_lora_trainable_equals_peft(name, r, targets):
+    from peft import LoraConfig, get_peft_model
+    pm = get_peft_model(_real(TINY_CFGS[name], torch.float32), LoraConfig(r=r, target_modules=targets))
+    trainable, _ = pm.get_nb_trainable_parameters()
+    assert lora_params(arch(TINY_CFGS[name]), r, targets) == trainable
+    assert estimate(TINY_CFGS[name], 'lora', lora_r=r, lora_targets=targets).trainable == trainable
+
+def test_lora_trainable_equals_peft_on_shipped_meta_model():
+    from peft import LoraConfig, get_peft_model
+    with torch.device('meta'):
+        pm = get_peft_model(vram.meta_model('meta-llama/Llama-3.1-8B-Instruct'), LoraConfig(r=16, target_modules='all-linear'))
+    assert pm.get_nb_trainable_parameters()[0] == lora_params(arch('meta-llama/Llama-3.1-8B-Instruct'), 16) == 41_943_040
+
+@pytest.mark.parametrize('shape', [(64, 64), (160, 64), (320, 96), (1000, 7)])
+@pytest.mark.parametrize('dq', [True, False])
+def test_nf4_bytes_equal_bitsandbytes(shape, dq):
+    bnb = pytest.importorskip('bitsandbytes')
+    w = torch.randn(*shape, dtype=torch.float32)
+    packed, st = bnb.functional.quantize_4bit(w, blocksize=64, compress_statistics=dq, quant_type='nf4')
+    n = packed.numel()*packed.element_size() + st.absmax.numel()*st.absmax.element_size()
+    if dq: n += st.state2.absmax.numel()*st.state2.absmax.element_size() + 4   # + fp32 offset
+    assert nf4_bytes(w.numel(), double_quant=dq) == n
+
+def test_breakdown_formulas():
+    P = param_count(arch('Qwen/Qwen2.5-0.5B-Instruct'))
+    e = estimate('Qwen/Qwen2.5-0.5B-Instruct', 'full')
+    assert e.breakdown['weights'] + e.breakdown['gradients'] + e.breakdown['optimizer'] == 16*P
+    a = arch('meta-llama/Llama-3.1-8B-Instruct')
+    kv = estimate(a, 'infer', batch=2, seq_len=4096).breakdown['kv_cache']
+    assert kv == 2*a.layers*a.kv_heads*a.head_dim*4096*2*2
+    assert estimate(a, 'lora', grad_ckpt=True).breakdown['activations'] < estimate(a, 'lora').breakdown['activations']/5
+    lo, hi = e.low, e.high
+    assert lo < e.total < hi
+
+def test_activation_model_matches_saved_tensors():
+    for name in ['llama', 'qwen2']:
+        cfg = load_config(TINY_CFGS[name])
+        torch.manual_seed(0)
+        m = AutoModelForCausalLM.from_config(cfg, attn_implementation='sdpa').train()
+        ids = torch.randint(0, cfg.vocab_size, (2, 64))
+        got = vram.saved_tensor_bytes(m, ids)
+        want = vram.stored_activations(arch(cfg), 2, 64, e=4, r=4)
+        assert 0.85 < want/got < 1.15, (name, want, got)
+
+def test_every_plan_fits_its_tier():
+    bad = [r for r in vram.tier_table() if not r['fits']]
+    assert not bad, bad
+    assert set(vram.PLANS) >= {'00_lab', '01_tok', '02_data', '03_vram', '04_sft', '05_lora', '06_qlora'}
+
+def test_recipe_refuses_before_allocating(monkeypatch):
+    def boom(*a, **k): raise AssertionError('model weights were created before the memory check')
+    monkeypatch.setattr(AutoModelForCausalLM, 'from_pretrained', boom)
+    monkeypatch.setattr(AutoModelForCausalLM, 'from_config', boom)
+    def recipe(model_id, tier):  # what the training recipes do
+        check_fits(model_id, 'full', tier, batch=4, seq_len=2048)
+        return AutoModelForCausalLM.from_pretrained(model_id)
+    with pytest.raises(VramError) as ei: recipe('meta-llama/Llama-3.1-8B-Instruct', 't4')
+    err = ei.value
+    assert err.suggestion and err.suggestion['method'] in ('lora', 'qlora')
+    assert 'GB' in str(err) and "'t4'" in str(err) and 'try:' in str(err)
+    assert err.budget == 15e9
+
+def test_suggest_and_fits():
+    s = vram.suggest('Qwen/Qwen2.5-0.5B-Instruct', 'full', 't4', batch=64, seq_len=2048)
+    assert s['method'] == 'full' and s['batch']*s['grad_accum'] == 64 and s['total_gb'] <= 15
+    assert vram.suggest('meta-llama/Llama-3.3-70B-Instruct', 'qlora', 't4') is None
+
+def test_bad_inputs_fail_clearly():
+    with pytest.raises(ValueError, match='method'): estimate('Qwen/Qwen2.5-0.5B-Instruct', 'ft')
+    with pytest.raises(ValueError, match='LoRA target'): estimate('Qwen/Qwen2.5-0.5B-Instruct', 'lora', lora_targets=['qkv'])
+    with pytest.raises(ValueError, match='not shipped'): load_config('nobody/does-not-exist-xyz')
+
+def test_local_directory(tmp_path):
+    (tmp_path/'config.json').write_text(json.dumps(TINY_CFGS['qwen2']))
+    assert estimate(str(tmp_path), 'full').params == param_count(arch(TINY_CFGS['qwen2']))
+    assert estimate('lab', 'full', 16, 64).total > 0
+
+def test_cli_json():
+    args = ['vram', 'Qwen/Qwen2.5-7B-Instruct', '--method', 'qlora', '--batch', '1', '--seq', '2048', '--tier', 't4', '--json']
+    out = subprocess.run([sys.executable, '-c', f'from llmbook.cli import main; raise SystemExit(main({args!r}))'],
+                         capture_output=True, text=True)
+    d = json.loads(out.stdout)
+    assert {'total_gb', 'weights_gb', 'activations_gb', 'logits_gb', 'optimizer_gb'} <= set(d) and d['tier'] == 't4'
+    assert out.returncode == (0 if d['fits'] else 1)
+
+def test_import_is_light():
+    code = "import sys, llmbook.vram; assert 'torch' not in sys.modules and 'transformers' not in sys.modules"
+    subprocess.run([sys.executable, '-c', code], check=True)
+
+@pytest.mark.parametrize('method', ['full', 'lora', 'qlora'])
+def test_bench_model_builder_on_cpu(method):
+    "The GPU benchmark's random-weight builder, smoke-tested on CPU: finite loss, the estimator's trainable count."
+    if method == 'qlora': pytest.importorskip('bitsandbytes')
+    cfg = dict(TINY_CFGS['llama'], hidden_size=128, intermediate_size=384)
+    m = vram._random_model(cfg, method, 'float32', 'sdpa', 8, True, device='cpu').train()
+    ids = torch.randint(0, cfg['vocab_size'], (2, 16))
+    loss = m(input_ids=ids, labels=ids).loss
+    loss.backward()
+    assert torch.isfinite(loss)
+    assert sum(p.numel() for p in m.parameters() if p.requires_grad) == estimate(cfg, method, lora_r=8).trainable
+    if method == 'qlora': assert any(type(x).__name__ == 'Linear4bit' for x in m.modules())
