@@ -190,7 +190,8 @@ def load_for_sft(
             from transformers import BitsAndBytesConfig
             kw['quantization_config'] = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type='nf4',
                                                            bnb_4bit_use_double_quant=True, bnb_4bit_compute_dtype=td)
-            if not torch.cuda.is_available(): kw['device_map'] = 'cpu'
+            # 4-bit weights live where they compute: this process's GPU (its LOCAL_RANK under accelerate/torchrun) or CPU
+            kw['device_map'] = {'': int(os.environ.get('LOCAL_RANK', 0))} if torch.cuda.is_available() else 'cpu'
         tokenizer = tokenizer or AutoTokenizer.from_pretrained(model, trust_remote_code=trust_remote_code)
         model = AutoModelForCausalLM.from_pretrained(model, **kw)
     elif method == 'qlora':
