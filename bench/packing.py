@@ -1,10 +1,11 @@
 """Packing vs padding for a short SFT run: tokens/s of real (non-pad) tokens and padding waste.
 
-Trains the same tiny Llama (random init from config; switch to `llmbook.lab.model()` once the lab lands) on the
-same chat data with TRL's SFTTrainer twice, `packing=False` and `packing=True` (padding-free, BFD), and reports
-the speed ratio measured in this one run. Not a test: timings depend on the machine.
+Trains the same model on the same chat data with TRL's SFTTrainer, `packing=False` and `packing=True`
+(padding-free, BFD), and reports the speed ratio measured in this one run. Not a test: timings depend on the machine.
+`--data lab`: the lab base model and the lab SFT data (the tour's SFT). `--data mixed`: a random tiny Llama on
+synthetic conversations with a wide length spread, where padding is expensive.
 
-    python bench/packing.py [--steps 20] [--out bench/results/packing.json]
+    python bench/packing.py [--data lab|mixed] [--steps 20] [--out bench/results/packing-lab.json]
 """
 import argparse, json, os, random, tempfile, time
 os.environ.setdefault('TOKENIZERS_PARALLELISM', 'false')
@@ -28,16 +29,24 @@ def tokenizer(data):
     tok.chat_template = "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}<|end|>{% endfor %}"
     return tok
 
-def run(packing, data, tok, steps, batch, max_length):
-    import torch
-    from datasets import Dataset
-    from transformers import LlamaConfig, LlamaForCausalLM, TrainerCallback
-    from trl import SFTConfig, SFTTrainer
-    torch.manual_seed(0)
+def new_model(kind, tok):
+    "A fresh model for one run: the shipped lab base, or a random tiny Llama sized to `tok`."
+    from transformers import LlamaConfig, LlamaForCausalLM
+    if kind == 'lab':
+        from llmbook import lab
+        return lab.model().train()
     cfg = LlamaConfig(vocab_size=len(tok), hidden_size=128, intermediate_size=256, num_hidden_layers=4,
                       num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024,
                       pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id)
-    model = LlamaForCausalLM(cfg)
+    return LlamaForCausalLM(cfg)
+
+def run(kind, packing, data, tok, steps, batch, max_length):
+    import torch
+    from datasets import Dataset
+    from transformers import TrainerCallback
+    from trl import SFTConfig, SFTTrainer
+    torch.manual_seed(0)
+    model = new_model(kind, tok)
     seen, steps_t = {'real': [], 'total': []}, []
     class Clock(TrainerCallback):
         "Time each optimizer step, so Trainer start-up does not count."
@@ -66,21 +75,27 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument('--steps', type=int, default=20); p.add_argument('--batch', type=int, default=8)
     p.add_argument('--max-length', type=int, default=256); p.add_argument('--n', type=int, default=800)
-    p.add_argument('--out', default='bench/results/packing.json')
+    p.add_argument('--data', choices=['lab', 'mixed'], default='lab'); p.add_argument('--out', default=None)
     a = p.parse_args()
+    a.out = a.out or f'bench/results/packing-{a.data}.json'
     import torch; torch.set_num_threads(min(2, os.cpu_count() or 1))
-    data = chat_data(a.n); tok = tokenizer(data)
-    res = {'setup': {'model': 'random tiny Llama (4 layers, hidden 128)', 'steps': a.steps, 'batch': a.batch,
+    if a.data == 'lab':
+        from llmbook import lab
+        data, tok = list(lab.sft_dataset(n=a.n)), lab.tokenizer()
+        a.max_length = min(a.max_length, lab.model().config.max_position_embeddings)
+    else: data = chat_data(a.n); tok = tokenizer(data)
+    model_desc = 'llmbook lab base' if a.data == 'lab' else 'random tiny Llama (4 layers, hidden 128)'
+    res = {'setup': {'data': a.data, 'model': model_desc, 'steps': a.steps, 'batch': a.batch,
                      'max_length': a.max_length, 'torch_threads': torch.get_num_threads(),
                      'cpu_count': os.cpu_count(), 'loadavg_1min_at_start': round(os.getloadavg()[0], 2)}}
-    res['padded'] = run(False, data, tok, a.steps, a.batch, a.max_length)
-    res['packed'] = run(True, data, tok, a.steps, a.batch, a.max_length)
+    res['padded'] = run(a.data, False, data, tok, a.steps, a.batch, a.max_length)
+    res['packed'] = run(a.data, True, data, tok, a.steps, a.batch, a.max_length)
     # a bigger padded batch that sees about as many real tokens per step as the packed one: separates
     # "no padding" from "more tokens per step"
     per_step = res['packed']['real_tokens'] / res['packed']['timed_steps']
     mean_len = res['padded']['real_tokens'] / res['padded']['timed_steps'] / a.batch
     big = max(a.batch, round(per_step / mean_len))
-    res['padded_same_tokens_per_step'] = {'batch': big, **run(False, data, tok, a.steps, big, a.max_length)}
+    res['padded_same_tokens_per_step'] = {'batch': big, **run(a.data, False, data, tok, a.steps, big, a.max_length)}
     tps = lambda k: res[k]['real_tokens_per_s']
     res['speedup_packed_over_padded'] = round(tps('packed') / tps('padded'), 2)
     res['speedup_packed_over_padded_same_tokens_per_step'] = round(tps('packed') / tps('padded_same_tokens_per_step'), 2)
