@@ -131,7 +131,7 @@ def batch_plan(
 
 # %% ../nbs/04_sft.ipynb #15c3745e
 def want_unsloth(
-    use_unsloth='auto', # True, False or 'auto' (use it when installed and a GPU is present)
+    use_unsloth='auto', # 'auto': when installed and a GPU is present; True: whenever installed (Unsloth also trains on CPU); False
     tier:str='cpu',     # hardware tier
 )->bool:
     "Decide whether to take the Unsloth fast path; prints a one-line notice when falling back."
@@ -139,9 +139,9 @@ def want_unsloth(
     import importlib.util, torch
     have = importlib.util.find_spec('unsloth') is not None
     gpu = torch.cuda.is_available() and tier != 'cpu'
-    if have and gpu: return True
+    if have and (gpu or use_unsloth is True): return True
     if use_unsloth is True or gpu:
-        why = 'no GPU' if not gpu else 'unsloth is not installed'
+        why = 'unsloth is not installed' if not have else 'no GPU'
         print(f"[llmbook] Unsloth fast path unavailable ({why}); using transformers + PEFT.")
     return False
 
@@ -175,8 +175,10 @@ def load_for_sft(
     td = getattr(torch, dtype)
     if unsloth:
         from unsloth import FastLanguageModel
-        m, t = FastLanguageModel.from_pretrained(model, max_seq_length=max_length, dtype=td, load_in_4bit=method == 'qlora',
-                                                 full_finetuning=method == 'full')
+        # a tokenizer saved apart from the weights (like the lab's) is passed by its path
+        kw = {'tokenizer_name': tokenizer.name_or_path} if getattr(tokenizer, 'name_or_path', '') else {}
+        m, t = FastLanguageModel.from_pretrained(str(model), max_seq_length=max_length, dtype=td, load_in_4bit=method == 'qlora',
+                                                 full_finetuning=method == 'full', **kw)
         if method != 'full':
             tm = ['q_proj','k_proj','v_proj','o_proj','gate_proj','up_proj','down_proj'] if target_modules == 'all-linear' else target_modules
             m = FastLanguageModel.get_peft_model(m, r=lora_r, lora_alpha=lora_alpha, lora_dropout=lora_dropout, target_modules=tm,

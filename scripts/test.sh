@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fresh machine -> every check CI runs: setup, sync/clean checks, notebooks, pytest, zh-TW lint, docs.
+# Fresh machine -> every check CI runs: setup, sync/clean checks, zh-TW lint, notebooks, docs, pytest, Unsloth venv.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/setup.sh
@@ -37,4 +37,8 @@ fi
 
 step "pytest"
 python -m pytest tests
+
+step "unsloth in its own venv (tools/unsloth_smoke.sh)"
+deactivate
+bash tools/unsloth_smoke.sh
 echo; echo "all checks passed"
