@@ -21,10 +21,13 @@ def test_refuses_what_the_tier_cannot_hold(tmp_path):
         preflight(str(tmp_path/'llama7b'), 'full', '24g', batch=1, seq_len=512)
     preflight(str(tmp_path/'llama7b'), 'qlora', 't4', batch=1, seq_len=512)   # the suggested cheaper method fits
 
-def test_unsloth_fallback_notice(capsys):
+def test_unsloth_fallback_notice(capsys, monkeypatch):
     if torch.cuda.is_available(): pytest.skip('CPU-only check')
+    import importlib.util
+    find = importlib.util.find_spec   # behave as if unsloth were not installed, also in .venv-unsloth
+    monkeypatch.setattr(importlib.util, 'find_spec', lambda name, *a: None if name == 'unsloth' else find(name, *a))
     assert want_unsloth(True, 'cpu') is False
-    assert 'using transformers + PEFT' in capsys.readouterr().out
+    assert 'unsloth is not installed' in (out := capsys.readouterr().out) and 'using transformers + PEFT' in out
     assert want_unsloth('auto', 'cpu') is False and capsys.readouterr().out == ''   # auto on CPU: silent
 
 class StopAt(TrainerCallback):
