@@ -378,10 +378,15 @@ def fits(
     **knobs,        # `batch`, `seq_len` and the other `estimate` knobs
 )->bool:
     "Does the point estimate fit the tier's budget?"
-    knobs.setdefault('dtype', _tier_dtype(tier))
-    return estimate(model, method, **knobs).total <= budget_gb(tier)*GB
+    est, budget = _against_tier(model, method, tier, knobs)
+    return est.total <= budget
 
 def _tier_dtype(tier:str)->str: return TIERS[tier].dtype if tier in TIERS else 'bfloat16'
+
+def _against_tier(model, method:str, tier:str, knobs:dict)->tuple:
+    "The estimate (in the tier's dtype unless `knobs` names one) and the tier's budget in bytes."
+    knobs.setdefault('dtype', _tier_dtype(tier))
+    return estimate(model, method, **knobs), budget_gb(tier)*GB
 
 # %% ../nbs/03_vram.ipynb #ab906a34
 CHEAPER = {'full': ['lora', 'qlora'], 'lora': ['qlora'], 'qlora': [], 'infer': []}
@@ -437,9 +442,7 @@ def check_fits(
     **knobs,      # `batch`, `seq_len` and the other `estimate` knobs
 )->Estimate:
     "Return the estimate if it fits the tier, else raise `VramError` with a suggestion. Call it before loading weights."
-    knobs.setdefault('dtype', _tier_dtype(tier))
-    est = estimate(model, method, **knobs)
-    budget = budget_gb(tier)*GB
+    est, budget = _against_tier(model, method, tier, knobs)
     if est.total <= budget: return est
     batch, seq = knobs.pop('batch', 1), knobs.pop('seq_len', 2048)
     raise VramError(est, tier, budget, suggest(model, method, tier, batch, seq, **knobs))
