@@ -14,6 +14,7 @@ COMMANDS = {
     'env':  ('llmbook.hw:env_main',   'detect hardware, tier and dtype'),
     'tour': ('llmbook.lab:tour_main', 'lab tour on CPU: evaluate base, short SFT, evaluate again'),
     'vram': ('llmbook.vram:vram_main', 'estimate training/inference memory and check a tier'),
+    'gguf': ('llmbook.quant:gguf_main', 'export a Hugging Face Llama folder to a llama.cpp GGUF file'),
 }
 
 # %% ../nbs/90_cli.ipynb #8b07d400

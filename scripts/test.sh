@@ -38,6 +38,10 @@ fi
 step "pytest"
 python -m pytest tests
 
+step "llama.cpp parity (opt-in: LLMBOOK_LLAMACPP=1 builds or reuses .cache/wheels/, then runs tests/test_llamacpp.py)"
+if [ -n "${LLMBOOK_LLAMACPP:-}" ]; then bash tools/llamacpp_wheel.sh && LLMBOOK_SLOW=1 python -m pytest tests/test_llamacpp.py
+else echo "skipped (llama-cpp-python has no CPU wheel; results are stored in bench/results/llamacpp.json)"; fi
+
 step "unsloth in its own venv (tools/unsloth_smoke.sh)"
 deactivate
 bash tools/unsloth_smoke.sh
