@@ -1,4 +1,4 @@
-"""One term per concept: flag the discouraged variants listed in the glossary notebook (nbs/92_terms.ipynb).
+"""One term per concept: flag the discouraged variants listed in the glossary notebook (nbs/93_terms.ipynb).
 
     python tools/terms_lint.py [nbs]     # exit 1 when a chapter's prose uses a variant the glossary rules out
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import json, re, sys
 from pathlib import Path
 
-GLOSSARY = '92_terms.ipynb'
+GLOSSARY = '93_terms.ipynb'
 STRIP = [re.compile(r'```.*?```', re.S), re.compile(r'`[^`\n]*`'), re.compile(r'\$\$.*?\$\$', re.S),
          re.compile(r'(?<!\\)\$[^$\n]+\$'), re.compile(r'\]\([^)]*\)'), re.compile(r'<[^>]+>'), re.compile(r'https?://\S+')]
 
