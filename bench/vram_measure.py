@@ -22,17 +22,27 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--quick', action='store_true', help='t4 plans only'); p.add_argument('--no-extra', action='store_true')
     p.add_argument('--out', default=str(Path(__file__).parent))
+    p.add_argument('--budget-s', type=float, default=1e9, help='measure nothing new after this many seconds')
     a = p.parse_args(argv)
-    import torch
+    import time, torch
     if not torch.cuda.is_available(): print('vram_measure: needs a CUDA GPU; nothing measured'); return 2
     from llmbook import vram
-    from llmbook.vram_bench import run_plans, run_bench
-    rows = run_plans(('t4',) if a.quick else ('t4', '24g', '80g')) + ([] if a.quick or a.no_extra else run_bench())
+    from llmbook.vram_bench import run_plans, run_bench, BENCH
+    out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
+    t0, rows = time.time(), []
+    def keep(new):  # rows are appended as they are measured: a run cut short keeps what it has
+        rows.extend(new)
+        with open(out/'vram_results.jsonl', 'a') as f:
+            for r in new: f.write(json.dumps(r) + '\n'); print(json.dumps(r), flush=True)
+    for tier in (('t4',) if a.quick else ('t4', '24g', '80g')):
+        if time.time() - t0 < a.budget_s: keep(run_plans((tier,)))
+    if not (a.quick or a.no_extra):
+        for cfg in BENCH:
+            if time.time() - t0 < a.budget_s: keep(run_bench([cfg]))
     ok = [r for r in rows if 'error' not in r]
     report = dict(gpu=torch.cuda.get_device_name(0), torch=torch.__version__, python=platform.python_version(), results=rows,
                   within_10pct=sum(abs(r['error_pct']) <= 10 for r in ok), measured=len(ok),
                   plans_fit=all(r.get('ok', True) for r in ok if 'chapter' in r))
-    out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
     (out/'vram_results.json').write_text(json.dumps(report, indent=2) + '\n')
     md = [f"# VRAM estimate vs measured peak ({report['gpu']}, torch {report['torch']})", '',
           vram.markdown_table([{c: r.get(c, '') for c in COLS} for r in ok], COLS) if ok else '(no configuration measured)', '',
