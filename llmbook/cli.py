@@ -56,7 +56,7 @@ def vram_main(argv:list|None=None):
     a = p.parse_args(argv)
     dtype = a.dtype or (TIERS[a.tier].dtype if a.tier else 'bfloat16')
     gc = a.grad_ckpt if a.grad_ckpt is not None else a.method != 'infer' and sft_defaults(a.tier or 't4', 'lora')['gradient_checkpointing']
-    precision = a.precision or (recipe_precision(a.method) if a.method != 'infer' else 'amp')
+    precision = a.precision or (recipe_precision(a.method, a.tier) if a.method != 'infer' else 'amp')
     knobs = dict(dtype=dtype, optimizer=a.optimizer, precision=precision, grad_ckpt=gc, lora_r=a.lora_r, attn=a.attn)
     try: est = estimate(a.model, a.method, a.batch, a.seq, **knobs)
     except ValueError as err: print(f'llmbook: error: {err}', file=sys.stderr); return 2

@@ -35,7 +35,7 @@ class Plan:
     def knobs(self, tier:str)->dict:
         "The estimator's knobs for this plan on `tier`: the tier's dtype, the recipe's precision, the plan's optimizer and checkpointing."
         from llmbook.train import recipe_precision
-        return dict(dtype=TIERS[tier].dtype, precision=recipe_precision(self.method), optimizer=self.optimizer, grad_ckpt=self.grad_ckpt,
+        return dict(dtype=TIERS[tier].dtype, precision=recipe_precision(self.method, tier), optimizer=self.optimizer, grad_ckpt=self.grad_ckpt,
                     lora_r=self.lora_r)
     def estimate(self, tier:str)->Estimate:
         "The memory estimate of this plan on `tier` (frozen reference / teacher weights added to `weights`)."

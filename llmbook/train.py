@@ -12,9 +12,9 @@ from .hw import TIERS, tier as detect_tier, rehearsal, REHEARSAL_STEPS
 
 
 # %% auto #0
-__all__ = ['METHODS', 'assistant_labels', 'sft_loss', 'graded_text', 'check_labels', 'recipe_precision', 'sft_defaults',
-           'count_params', 'preflight', 'batch_plan', 'want_unsloth', 'load_for_sft', 'to_dataset', 'loss_history',
-           'SFTResult', 'sft_config', 'sft', 'plot_history']
+__all__ = ['METHODS', 'assistant_labels', 'sft_loss', 'graded_text', 'check_labels', 'recipe_precision', 'fp16_safe_adapters',
+           'sft_defaults', 'count_params', 'preflight', 'batch_plan', 'want_unsloth', 'load_for_sft', 'to_dataset',
+           'loss_history', 'SFTResult', 'sft_config', 'sft', 'plot_history']
 
 # %% ../nbs/04_sft.ipynb #08d2be5f
 def assistant_labels(
@@ -83,10 +83,22 @@ _BASE = dict(  # per tier: mixed precision, checkpointing, default micro-batch a
        '80g': dict(use_cpu=False, bf16=True, fp16=False, gradient_checkpointing=True, batch=16, eff_batch=16)})
 
 def recipe_precision(
-    method:str, # `full`, `lora` or `qlora`
-)->str:        # the estimator's `precision` for what the recipe trains
-    "`amp` (fp32 master weights under 16-bit autocast), except QLoRA, whose adapters TRL casts to bf16 (`pure`)."
-    return 'pure' if method == 'qlora' else 'amp'
+    method:str,         # `full`, `lora` or `qlora`
+    tier:str|None=None, # the tier it trains on (its dtype decides QLoRA's adapters)
+)->str:                # the estimator's `precision` for what the recipe trains
+    "`amp` (fp32 trainable weights under 16-bit autocast), except bf16 QLoRA, whose adapters TRL casts to bf16 (`pure`)."
+    return 'pure' if method == 'qlora' and TIERS.get(tier or '24g', TIERS['24g']).dtype == 'bfloat16' else 'amp'
+
+def fp16_safe_adapters(
+    model,     # the model the trainer will train
+    tier:str,  # the tier it trains on (a rehearsal passes the tier it rehearses)
+)->int:       # trainable tensors cast back to fp32
+    "fp16 mixed precision (T4) unscales gradients of fp32 parameters only: undo TRL's bf16 cast of QLoRA adapters there."
+    if TIERS[tier].dtype != 'float16': return 0
+    import torch
+    ps = [p for p in model.parameters() if p.requires_grad and p.dtype != torch.float32]
+    for p in ps: p.data = p.data.float()
+    return len(ps)
 
 def sft_defaults(
     tier:str,          # hardware tier: `cpu`, `t4`, `24g` or `80g`
@@ -140,7 +152,7 @@ def preflight(
     "Estimate what the recipe runs (its precision, the tier's dtype) before loading weights; raise `VramError` with a suggestion if it does not fit."
     from llmbook.vram import check_fits
     return check_fits(_spec(model), method, tier, batch=batch, seq_len=seq_len, grad_ckpt=grad_ckpt, optimizer=optimizer, lora_r=lora_r,
-                      precision=recipe_precision(method))
+                      precision=recipe_precision(method, tier))
 
 def batch_plan(
     model,               # model id/path, config or loaded model
@@ -395,6 +407,7 @@ def sft(
         hf_logging.disable_progress_bar(); datasets.disable_progress_bars()
     trainer = SFTTrainer(model=model, args=SFTConfig(**cfg), train_dataset=train_ds, eval_dataset=eval_ds,
                          processing_class=tokenizer, callbacks=cbs)
+    fp16_safe_adapters(trainer.model, tier)   # TRL casts QLoRA adapters to bf16, which fp16's grad scaler cannot unscale
     check_labels(trainer, train_ds, assistant_only_loss)
     if quiet:
         from transformers import PrinterCallback, ProgressCallback
