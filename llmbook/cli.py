@@ -14,6 +14,7 @@ COMMANDS = {
     'env':  ('llmbook.hw:env_main',   'detect hardware, tier and dtype'),
     'tour': ('llmbook.lab:tour_main', 'lab tour on CPU: evaluate base, short SFT, evaluate again'),
     'vram': ('llmbook.vram:vram_main', 'estimate training/inference memory and check a tier'),
+    'merge': ('llmbook.merge:merge_main', 'merge models from a mergekit YAML config, streamed tensor by tensor'),
 }
 
 # %% ../nbs/90_cli.ipynb #8b07d400

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fresh machine -> every check CI runs: setup, sync/clean checks, zh-TW lint, notebooks, docs, pytest, Unsloth venv.
+# Fresh machine -> every check CI runs: setup, sync/clean checks, zh-TW lint, notebooks, docs, pytest, merge bench (tiny), Unsloth venv.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/setup.sh
@@ -37,6 +37,9 @@ fi
 
 step "pytest"
 python -m pytest tests
+
+step "merge bench, tiny setting (checks bench/merge.py runs and matches mergekit; full-size numbers: python bench/merge.py)"
+python bench/merge.py --tiny --out "$(mktemp -d)/merge-tiny.json"
 
 step "unsloth in its own venv (tools/unsloth_smoke.sh)"
 deactivate
