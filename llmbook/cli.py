@@ -15,6 +15,7 @@ COMMANDS = {
     'tour': ('llmbook.lab:tour_main', 'lab tour on CPU: evaluate base, short SFT, evaluate again'),
     'vram': ('llmbook.cli:vram_main',   'estimate training/inference memory and check a tier'),
     'gguf': ('llmbook.quant:gguf_main', 'export a Hugging Face Llama folder to a llama.cpp GGUF file'),
+    'merge': ('llmbook.merge:merge_main', 'merge models from a mergekit YAML config, streamed tensor by tensor'),
 }
 
 # %% ../nbs/90_cli.ipynb #8b07d400

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fresh machine -> every check CI runs: setup, sync/clean checks, zh-TW lint, notebooks, docs, pytest, Unsloth venv.
+# Fresh machine -> every check CI runs: setup, sync/clean checks, zh-TW lint, notebooks, docs, pytest, merge bench (tiny), Unsloth venv.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/setup.sh
@@ -41,6 +41,9 @@ python -m pytest tests
 step "llama.cpp parity (opt-in: LLMBOOK_LLAMACPP=1 builds or reuses .cache/wheels/, then runs tests/test_llamacpp.py)"
 if [ -n "${LLMBOOK_LLAMACPP:-}" ]; then bash tools/llamacpp_wheel.sh && LLMBOOK_SLOW=1 python -m pytest tests/test_llamacpp.py
 else echo "skipped (llama-cpp-python has no CPU wheel; results are stored in bench/results/llamacpp.json)"; fi
+
+step "merge bench, tiny setting (checks bench/merge.py runs and matches mergekit; full-size numbers: python bench/merge.py)"
+python bench/merge.py --tiny --out "$(mktemp -d)/merge-tiny.json"
 
 step "unsloth in its own venv (tools/unsloth_smoke.sh)"
 deactivate
