@@ -10,8 +10,8 @@ import os, shutil, platform
 from dataclasses import dataclass, asdict, field
 
 # %% auto #0
-__all__ = ['TIERS', 'Tier', 'native_bf16', 'HwInfo', 'detect_platform', 'detect', 'classify', 'tier', 'pick_dtype', 'torch_dtype',
-           'report', 'env_main']
+__all__ = ['TIERS', 'REHEARSAL_STEPS', 'Tier', 'native_bf16', 'HwInfo', 'detect_platform', 'detect', 'classify', 'rehearsal',
+           'tier', 'pick_dtype', 'torch_dtype', 'report', 'env_main']
 
 # %% ../nbs/00_hw.ipynb #486948c5
 @dataclass(frozen=True)
@@ -97,12 +97,25 @@ def classify(
     return '80g' if info.vram_total_gb >= 70 else '24g'
 
 # %% ../nbs/00_hw.ipynb #9d9a5cb1
+REHEARSAL_STEPS = 2  # optimizer steps a rehearsal trains (recipes cap `max_steps` to this)
+
+def rehearsal(
+    env:dict|None=None, # environment holding `LLMBOOK_REHEARSE` (default: `os.environ`)
+)->str|None:            # the tier being rehearsed on CPU, None outside a rehearsal
+    "The GPU tier CI rehearses on CPU (`LLMBOOK_REHEARSE`), or None."
+    env = os.environ if env is None else env
+    t = env.get('LLMBOOK_REHEARSE', '').strip()
+    if t and t not in TIERS:
+        raise ValueError(f"LLMBOOK_REHEARSE={t!r} is not a tier; valid tiers: {', '.join(TIERS)}")
+    return t or None
+
 def tier(
     info:HwInfo|None=None, # hardware report (detected when None)
-    env:dict|None=None,    # environment holding `LLMBOOK_TIER` (default: `os.environ`)
+    env:dict|None=None,    # environment holding `LLMBOOK_REHEARSE` / `LLMBOOK_TIER` (default: `os.environ`)
 )->str:
-    "The tier to run at: `LLMBOOK_TIER` if set, else the detected one."
+    "The tier to run at: the rehearsed tier, else `LLMBOOK_TIER` if set, else the detected one."
     env = os.environ if env is None else env
+    if (r := rehearsal(env)): return r
     forced = env.get('LLMBOOK_TIER', '').strip()
     if forced:
         if forced not in TIERS:
