@@ -34,6 +34,10 @@ def test_t4_runs_everything_but_slow_and_needs_cuda():
     run, skipped, viol = rehearse.select(nb, 't4')
     assert [i for i, _ in run] == [0, 2, 4] and skipped == [(5, 'measures torch.cuda.max_memory_allocated')] and viol == []
 
+def test_t4_of_a_chapter_without_gpu_cells_runs_its_setup_and_definitions():
+    nb = _nb(SETUP, "md:## lesson", "def f(x): return x", "lesson = f(41) + 1")
+    assert [i for i, _ in rehearse.select(nb, 't4')[0]] == [0, 2]
+
 def test_non_t4_runs_setup_preamble_definitions_and_gpu_cells_only():
     nb = _nb(SETUP, "#| hide\nREAL = {'24g': 'Qwen/Qwen2.5-7B-Instruct'}", "md:## lesson",
              "#| export\ndef f(x): return x", "N = 3\nNAME = 'org/model'", "lesson = f(41) + 1",

@@ -8,14 +8,17 @@ chat template, and every dataset id to a small zh-TW sample with the real column
 too: renamed arguments, unknown ids, masks that grade nothing, missing pad tokens, adapters that do not load.
 
 Which tiers: `t4` for every chapter, executing the whole notebook with `#| cuda` cells enabled (cells nbdev-test
-skips otherwise, `#| slow`, `#| notest`, `#| eval: false`, stay skipped). `24g` and `80g` only where the chapter's
-plan for that tier (`llmbook.plans.plan(chapter, tier)`) differs from t4's in model or method; when `llmbook.plans`
-is absent, t4 only. `--tiers` overrides this.
+skips otherwise, `#| slow`, `#| notest`, `#| eval: false`, stay skipped), so the lab cells are shown to keep working
+in rehearsal mode next to the GPU cells. `24g` and `80g` only where the chapter's plan for that tier
+(`llmbook.plans.plan(chapter, tier)`) differs from t4's in model or method; when `llmbook.plans` is absent, t4 only.
+`--tiers` overrides this. A chapter without `#| cuda` cells is rehearsed at t4 with the partial selection below (its
+setup cell runs at t4; its lessons already ran in the reader run).
 
-Rule for the non-t4 tiers (checked before running, a violation fails the cell with a message): those runs execute
-only the setup cell (the first code cell), the preamble (code cells before the first `## ` heading), exported cells
-(`#| export`/`exporti`/`exports`), definition cells (only imports, `def`/`class` and literal constants) and the
-`#| cuda` cells. **A GPU cell may depend only on names those cells define** (plus names bound by earlier GPU cells).
+Rule for the partial runs (non-t4 tiers; checked before running, a violation fails the cell with a message): they
+execute only the setup cell (the first code cell), the preamble (code cells before the first `## ` heading),
+exported cells (`#| export`/`exporti`/`exports`), definition cells (only imports, `def`/`class` and literal
+constants) and the `#| cuda` cells. **A GPU cell may depend only on names those cells define** (plus names bound by
+earlier GPU cells).
 
 Cells that need CUDA itself carry `#| cuda` and a first comment line `# needs-cuda: <reason>`: they are skipped and
 listed with the reason. Each run executes in a fresh kernel in an empty temporary folder (`CUDA_VISIBLE_DEVICES=`
@@ -87,7 +90,7 @@ def select(nb:dict, tier:str)->tuple:
     "(cells to run, needs-cuda skips, rule violations) for one tier."
     cells = nbcells.code_cells(nb)
     run, skipped = [], []
-    full = tier == 't4'
+    full = tier == 't4' and any('cuda' in nbcells.directives(src) for _, src in cells)
     setup = cells[0][0] if cells else None
     preamble_end = _first_section(nb)
     for i, src in cells:
@@ -219,6 +222,8 @@ def main(argv:list|None=None)->int:
         else: tiers, why = [t.strip() for t in a.tiers.split(',') if t.strip()], '--tiers'
         bad = [t for t in tiers if t not in GPU_TIERS]
         if bad: ap.error(f"not a GPU tier: {', '.join(bad)}; choose from {', '.join(GPU_TIERS)}")
+        if not any('cuda' in nbcells.directives(src) for _, src in nbcells.code_cells(nb)):
+            why += '; no #| cuda cells: setup and definition cells only'
         print(f"{p.stem}: {', '.join(tiers)} ({why})")
         jobs += [(p, t) for t in tiers]
     runs = []
