@@ -111,21 +111,19 @@ def budget_gb(
     return min(TIERS[tier_name].vram_gb, card)
 
 
-# %% ../nbs/00_hw.ipynb #59d40b4b
-REHEARSAL_STEPS = 2  # optimizer steps a rehearsed training run takes
+# %% ../nbs/00_hw.ipynb #9d9a5cb1
+REHEARSAL_STEPS = 2  # optimizer steps a rehearsal trains (recipes cap `max_steps` to this)
 
 def rehearsal(
     env:dict|None=None, # environment holding `LLMBOOK_REHEARSE` (default: `os.environ`)
-)->str|None:           # the tier being rehearsed on CPU, None outside a rehearsal
-    "The tier CI rehearses (`LLMBOOK_REHEARSE`): its GPU cells run on CPU with CPU-safe precision and a step cap."
+)->str|None:            # the tier being rehearsed on CPU, None outside a rehearsal
+    "The GPU tier CI rehearses on CPU (`LLMBOOK_REHEARSE`), or None."
     env = os.environ if env is None else env
     t = env.get('LLMBOOK_REHEARSE', '').strip()
-    if not t: return None
-    if t not in TIERS: raise ValueError(f"LLMBOOK_REHEARSE={t!r} is not a tier; valid tiers: {', '.join(TIERS)}")
-    return t
+    if t and t not in TIERS:
+        raise ValueError(f"LLMBOOK_REHEARSE={t!r} is not a tier; valid tiers: {', '.join(TIERS)}")
+    return t or None
 
-
-# %% ../nbs/00_hw.ipynb #9d9a5cb1
 def tier(
     info:HwInfo|None=None, # hardware report (detected when None)
     env:dict|None=None,    # environment holding `LLMBOOK_REHEARSE` / `LLMBOOK_TIER` (default: `os.environ`)
