@@ -303,7 +303,7 @@ def dpo_config(
     cfg[_ckpt_arg()] = d['gradient_checkpointing'] if gradient_checkpointing is None else gradient_checkpointing
     return cfg | kwargs
 
-# %% ../nbs/07_dpo.ipynb #fd4ab343
+# %% ../nbs/07_dpo.ipynb #29df780c
 def dpo(
     model=None,                   # model id/path, or a loaded `PreTrainedModel` (then pass `tokenizer`); from `plan` when given
     train=None,                   # preference rows: `prompt`, `chosen`, `rejected` (plain or conversational)
@@ -377,6 +377,7 @@ def dpo(
         from transformers import PrinterCallback, ProgressCallback
         for c in (PrinterCallback, ProgressCallback): trainer.remove_callback(c)
     trainer.train()
+    unfuse(trainer.model)   # TRL bound `forward` to this object; a copy of the result must run its own weights
     return DPOResult(trainer.model, tokenizer, dpo_history(trainer.state.log_history), trainer.state.global_step, str(output_dir),
                      tier, method, kind, trainer)
 
