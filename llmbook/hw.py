@@ -10,23 +10,26 @@ import os, shutil, platform
 from dataclasses import dataclass, asdict, field
 
 # %% auto #0
-__all__ = ['TIERS', 'Tier', 'native_bf16', 'HwInfo', 'detect_platform', 'detect', 'classify', 'tier', 'pick_dtype', 'torch_dtype',
-           'report', 'env_main']
+__all__ = ['GB', 'TIERS', 'REHEARSAL_STEPS', 'Tier', 'native_bf16', 'HwInfo', 'detect_platform', 'detect', 'classify',
+           'budget_gb', 'rehearsal', 'tier', 'pick_dtype', 'torch_dtype', 'report', 'env_main']
 
 # %% ../nbs/00_hw.ipynb #486948c5
+GB = 1e9  # the book's one memory unit: decimal gigabytes (10**9 bytes), never GiB
+
 @dataclass(frozen=True)
 class Tier:
-    "One hardware tier: a VRAM budget and the dtype it trains in."
+    "One hardware tier: a VRAM budget, the dtype it trains in, and the smallest card it is chosen for."
     name:str      # tier id, e.g. `t4`
     vram_gb:float # usable accelerator memory budget in GB (0 for CPU)
     dtype:str     # default training dtype: `float32`, `float16` or `bfloat16`
     hardware:str  # typical hardware of this tier
+    min_card_gb:float=0.0 # a native-bf16 CUDA card with at least this much memory (GB) is classified here
 
 TIERS = {t.name: t for t in [
     Tier('cpu', 0.0, 'float32', 'CI / laptop CPU'),
     Tier('t4', 15.0, 'float16', 'free Colab / Kaggle T4 (sm_75, no native bf16)'),
-    Tier('24g', 24.0, 'bfloat16', 'L4 / A10 / RTX 3090-4090'),
-    Tier('80g', 80.0, 'bfloat16', 'A100 / H100'),
+    Tier('24g', 24.0, 'bfloat16', 'L4 / A10 / RTX 3090-4090', min_card_gb=20.0),
+    Tier('80g', 80.0, 'bfloat16', 'A100 / H100', min_card_gb=70.0),
 ]}
 
 # %% ../nbs/00_hw.ipynb #1f7ac254
@@ -65,14 +68,12 @@ def detect_platform(
     return 'local'
 
 # %% ../nbs/00_hw.ipynb #007715b2
-_GB = 1024**3
-
 def detect()->HwInfo:
-    "Detect accelerator, GPU memory and capability, RAM, disk and platform."
+    "Detect accelerator, GPU memory and capability, RAM, disk and platform (memory in GB = 10^9 bytes)."
     import psutil
     vm = psutil.virtual_memory()
-    info = HwInfo(ram_total_gb=vm.total/_GB, ram_free_gb=vm.available/_GB,
-                  disk_free_gb=shutil.disk_usage(os.getcwd()).free/_GB,
+    info = HwInfo(ram_total_gb=vm.total/GB, ram_free_gb=vm.available/GB,
+                  disk_free_gb=shutil.disk_usage(os.getcwd()).free/GB,
                   cpu_count=os.cpu_count() or 1, platform=detect_platform())
     try: import torch
     except ImportError: return info
@@ -81,11 +82,12 @@ def detect()->HwInfo:
         free, total = torch.cuda.mem_get_info(0)
         cap = torch.cuda.get_device_capability(0)
         info.accelerator, info.gpu_name, info.gpu_count = 'cuda', torch.cuda.get_device_name(0), torch.cuda.device_count()
-        info.vram_total_gb, info.vram_free_gb, info.capability = total/_GB, free/_GB, tuple(cap)
+        info.vram_total_gb, info.vram_free_gb, info.capability = total/GB, free/GB, tuple(cap)
         info.bf16 = native_bf16(info.capability)
     elif getattr(torch.backends, 'mps', None) is not None and torch.backends.mps.is_available():
         info.accelerator = 'mps'
     return info
+
 
 # %% ../nbs/00_hw.ipynb #93adacfa
 def classify(
@@ -93,22 +95,50 @@ def classify(
 )->str:
     "Map a hardware report to a tier name."
     if info.accelerator != 'cuda': return 'cpu'
-    if not info.bf16 or info.vram_total_gb < 20: return 't4'
-    return '80g' if info.vram_total_gb >= 70 else '24g'
+    if not info.bf16: return 't4'
+    fits = [t for t in TIERS.values() if t.min_card_gb and info.vram_total_gb >= t.min_card_gb]
+    return max(fits, key=lambda t: t.min_card_gb).name if fits else 't4'
+
+# %% ../nbs/00_hw.ipynb #b598e7bf
+def budget_gb(
+    tier_name:str,         # a tier name from `TIERS`
+    info:HwInfo|None=None, # hardware report (detected when None)
+)->float:                  # memory budget in GB (10^9 bytes)
+    "The memory budget of a tier on this machine: the tier's, capped by the GPU's memory; for `cpu` the system RAM."
+    if tier_name not in TIERS: raise ValueError(f"unknown tier {tier_name!r}; valid tiers: {', '.join(TIERS)}")
+    info = detect() if info is None else info
+    if not TIERS[tier_name].vram_gb: return info.ram_total_gb
+    card = info.vram_total_gb if info.accelerator == 'cuda' else TIERS[tier_name].vram_gb
+    return min(TIERS[tier_name].vram_gb, card)
+
 
 # %% ../nbs/00_hw.ipynb #9d9a5cb1
+REHEARSAL_STEPS = 2  # optimizer steps a rehearsal trains (recipes cap `max_steps` to this)
+
+def rehearsal(
+    env:dict|None=None, # environment holding `LLMBOOK_REHEARSE` (default: `os.environ`)
+)->str|None:            # the tier being rehearsed on CPU, None outside a rehearsal
+    "The GPU tier CI rehearses on CPU (`LLMBOOK_REHEARSE`), or None."
+    env = os.environ if env is None else env
+    t = env.get('LLMBOOK_REHEARSE', '').strip()
+    if t and t not in TIERS:
+        raise ValueError(f"LLMBOOK_REHEARSE={t!r} is not a tier; valid tiers: {', '.join(TIERS)}")
+    return t or None
+
 def tier(
     info:HwInfo|None=None, # hardware report (detected when None)
-    env:dict|None=None,    # environment holding `LLMBOOK_TIER` (default: `os.environ`)
+    env:dict|None=None,    # environment holding `LLMBOOK_REHEARSE` / `LLMBOOK_TIER` (default: `os.environ`)
 )->str:
-    "The tier to run at: `LLMBOOK_TIER` if set, else the detected one."
+    "The tier to run at: the rehearsed one, else `LLMBOOK_TIER` if set, else the detected one."
     env = os.environ if env is None else env
+    if (r := rehearsal(env)) is not None: return r
     forced = env.get('LLMBOOK_TIER', '').strip()
     if forced:
         if forced not in TIERS:
             raise ValueError(f"LLMBOOK_TIER={forced!r} is not a tier; valid tiers: {', '.join(TIERS)}")
         return forced
     return classify(detect() if info is None else info)
+
 
 # %% ../nbs/00_hw.ipynb #c18dc16a
 def pick_dtype(
@@ -131,21 +161,23 @@ def torch_dtype(
 def report(
     info:HwInfo|None=None, # hardware report (detected when None)
 )->dict:
-    "A JSON-ready dict of the hardware, its tier and training dtype."
+    "A JSON-ready dict of the hardware, its tier, training dtype and memory budget (GB = 10^9 bytes)."
     info = detect() if info is None else info
     t = tier(info)
     d = asdict(info)
     d['capability'] = list(info.capability) if info.capability else None
-    d.update(tier=t, dtype=TIERS[t].dtype, tier_vram_gb=TIERS[t].vram_gb)
+    d.update(tier=t, dtype=TIERS[t].dtype, budget_gb=budget_gb(t, info))
     return d
+
 
 # %% ../nbs/00_hw.ipynb #71d65ea7
 def env_main(argv:list|None=None):
     "CLI: `llmbook env [--json]` prints the hardware report."
-    import argparse, json
-    p = argparse.ArgumentParser(prog='llmbook env', description='Detect hardware, tier and dtype.')
+    import json
+    from llmbook.cli import Parser
+    p = Parser(prog='llmbook env', description='Detect hardware, tier and dtype (memory in GB = 10^9 bytes).')
     p.add_argument('--json', action='store_true', help='print JSON')
     a = p.parse_args(argv)
-    r = report()
+    r = {k: round(v, 2) if isinstance(v, float) else v for k, v in report().items()}
     if a.json: print(json.dumps(r, ensure_ascii=False, indent=2)); return
-    for k,v in r.items(): print(f"{k:>14}: {round(v,2) if isinstance(v,float) else v}")
+    for k,v in r.items(): print(f"{k:>14}: {v}")

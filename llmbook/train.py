@@ -8,12 +8,13 @@ Docs: https://llmbook.github.io/llmbook/sft.html.md"""
 from __future__ import annotations
 import os
 from dataclasses import dataclass, field
-from .hw import TIERS, tier as detect_tier
+from .hw import TIERS, tier as detect_tier, rehearsal, REHEARSAL_STEPS
+
 
 # %% auto #0
-__all__ = ['METHODS', 'assistant_labels', 'sft_loss', 'sft_defaults', 'DoesNotFit', 'count_params', 'preflight', 'batch_plan',
-           'want_unsloth', 'load_for_sft', 'to_dataset', 'loss_history', 'SFTResult', 'sft_config', 'sft',
-           'plot_history']
+__all__ = ['METHODS', 'assistant_labels', 'sft_loss', 'graded_text', 'check_labels', 'recipe_precision', 'fp16_safe_adapters',
+           'sft_defaults', 'count_params', 'preflight', 'batch_plan', 'want_unsloth', 'load_for_sft', 'to_dataset',
+           'loss_history', 'SFTResult', 'sft_config', 'sft', 'plot_history']
 
 # %% ../nbs/04_sft.ipynb #08d2be5f
 def assistant_labels(
@@ -33,14 +34,71 @@ def sft_loss(
     import torch.nn.functional as F
     return F.cross_entropy(logits[:, :-1].flatten(0, 1).float(), labels[:, 1:].flatten(), ignore_index=-100)
 
+# %% ../nbs/04_sft.ipynb #8077deab
+def graded_text(
+    trainer,    # an `SFTTrainer`
+    i:int=0,    # index into `trainer.train_dataset`
+)->str:        # the graded tokens of example `i`, decoded
+    "The text the loss grades in one training example: its tokens whose label is not -100."
+    b = trainer.data_collator([trainer.train_dataset[i]])
+    return trainer.processing_class.decode(b['input_ids'][0][b['labels'][0] != -100])
+
+def check_labels(
+    trainer,                  # an `SFTTrainer`, before training
+    rows,                     # the conversational `Dataset` it was built from
+    assistant_only:bool=True, # only assistant replies should be graded
+    n:int=8,                  # examples to check
+)->int:                      # graded tokens in the first `n` examples
+    "Fail before training when the labels grade nothing, or grade prompt tokens when only replies should be graded."
+    ds, tok = trainer.train_dataset, trainer.processing_class
+    if len(ds) == 0: raise ValueError("no training example left after tokenization: the data is empty or max_length cuts off every reply")
+    if len(ds) < len(rows): print(f"[llmbook] {len(rows) - len(ds)} of {len(rows)} examples grade no token and were dropped (replies cut off by max_length?)")
+    k = min(n, len(ds))
+    b = trainer.data_collator([ds[i] for i in range(k)])
+    graded = int((b['labels'] != -100).sum())
+    if graded == 0: raise ValueError(f"the first {k} training examples grade no token: the chat template marks no assistant reply, "
+                                     "or max_length cuts the replies off; nothing would be learned")
+    if not assistant_only or getattr(trainer.args, 'packing', False) or len(ds) != len(rows) or 'messages' not in rows.column_names: return graded
+    tpl = {'chat_template': trainer.chat_template} if getattr(trainer, 'chat_template', None) else {}
+    for i in range(k):
+        msgs = rows[i]['messages']
+        j = next((j for j, m in enumerate(msgs) if m['role'] == 'assistant'), 0)
+        if j == 0: continue
+        head = tok.apply_chat_template(msgs[:j], tokenize=True, return_dict=True, **tpl)['input_ids']  # system + first user turn
+        ids = b['input_ids'][i].tolist()
+        same = next((p for p, (x, y) in enumerate(zip(head, ids)) if x != y), min(len(head), len(ids)))
+        if (bad := (b['labels'][i, :same] != -100).nonzero().flatten()).numel():
+            raise ValueError(f"example {i} grades {bad.numel()} prompt tokens ({tok.decode(b['input_ids'][i][bad])!r}); "
+                             "only assistant replies should be graded: check the template's {% generation %} block and the collator")
+    return graded
+
+
 # %% ../nbs/04_sft.ipynb #47fd9a42
 METHODS = ('full', 'lora', 'qlora')
 
-_BASE = dict(  # per tier: how to load and how to run mixed precision
+_BASE = dict(  # per tier: mixed precision, checkpointing, default micro-batch and effective batch
     cpu=dict(use_cpu=True, bf16=False, fp16=False, gradient_checkpointing=False, batch=16, eff_batch=16),
     t4=dict(use_cpu=False, bf16=False, fp16=True, gradient_checkpointing=True, batch=4, eff_batch=16),
     **{'24g': dict(use_cpu=False, bf16=True, fp16=False, gradient_checkpointing=True, batch=8, eff_batch=16),
        '80g': dict(use_cpu=False, bf16=True, fp16=False, gradient_checkpointing=True, batch=16, eff_batch=16)})
+
+def recipe_precision(
+    method:str,         # `full`, `lora` or `qlora`
+    tier:str|None=None, # the tier it trains on (its dtype decides QLoRA's adapters)
+)->str:                # the estimator's `precision` for what the recipe trains
+    "`amp` (fp32 trainable weights under 16-bit autocast), except bf16 QLoRA, whose adapters TRL casts to bf16 (`pure`)."
+    return 'pure' if method == 'qlora' and TIERS.get(tier or '24g', TIERS['24g']).dtype == 'bfloat16' else 'amp'
+
+def fp16_safe_adapters(
+    model,     # the model the trainer will train
+    tier:str,  # the tier it trains on (a rehearsal passes the tier it rehearses)
+)->int:       # trainable tensors cast back to fp32
+    "fp16 mixed precision (T4) unscales gradients of fp32 parameters only: undo TRL's bf16 cast of QLoRA adapters there."
+    if TIERS[tier].dtype != 'float16': return 0
+    import torch
+    ps = [p for p in model.parameters() if p.requires_grad and p.dtype != torch.float32]
+    for p in ps: p.data = p.data.float()
+    return len(ps)
 
 def sft_defaults(
     tier:str,          # hardware tier: `cpu`, `t4`, `24g` or `80g`
@@ -51,20 +109,20 @@ def sft_defaults(
     if method not in METHODS: raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     b = dict(_BASE[tier])
     if method == 'qlora' and tier == 'cpu': b['batch'] = 8
-    # full FT keeps fp32 master weights under fp16 autocast (fp16 weights cannot be unscaled); adapters are fp32 anyway
-    load = 'float32' if tier == 'cpu' or (tier == 't4' and method == 'full') else TIERS[tier].dtype
+    # what trains stays fp32 under 16-bit autocast: full FT loads fp32 master weights (pure 16-bit AdamW drops small
+    # updates); LoRA adapters are fp32 anyway (PEFT), so only the frozen base loads in the tier's dtype
+    load = 'float32' if method == 'full' else TIERS[tier].dtype
     batch, eff = b.pop('batch'), b.pop('eff_batch')
     return dict(dtype=load, per_device_train_batch_size=batch, gradient_accumulation_steps=max(1, eff//batch),
                 learning_rate=2e-5 if method == 'full' else 2e-4, **b)
 
-# %% ../nbs/04_sft.ipynb #c9f1f4c5
-class DoesNotFit(RuntimeError):
-    "Raised before training when the run is estimated not to fit the tier (fallback when `llmbook.vram` is absent)."
 
-def _vram():
-    try: from llmbook import vram
-    except ImportError: return None
-    return vram if hasattr(vram, 'check_fits') else None
+# %% ../nbs/04_sft.ipynb #c9f1f4c5
+_OPTIM = {'adamw_8bit': 'adamw_8bit', 'paged_adamw_8bit': 'paged_adamw_8bit', 'paged_adamw': 'paged_adamw_32bit', 'sgd': 'sgd'}
+
+def _estimator_optim(optim:str|None)->str:
+    "The estimator's name for a trainer `optim` (anything else is an AdamW with fp32 states)."
+    return next((k for k, v in _OPTIM.items() if v == optim), 'adamw')
 
 def _spec(model):
     "What the estimator accepts: a config for loaded models, else the id/path/config itself."
@@ -81,18 +139,6 @@ def count_params(
     with torch.device('meta'): m = AutoModelForCausalLM.from_config(cfg)
     return sum(p.numel() for p in m.parameters())
 
-def _rough_gb(model, method, tier, batch, seq_len, grad_ckpt):
-    "Coarse fallback: weights+grads+Adam per parameter, plus activations and fp32 logits."
-    cfg = model.config if hasattr(model, 'config') else model
-    if isinstance(cfg, (str, os.PathLike)):
-        from transformers import AutoConfig
-        cfg = AutoConfig.from_pretrained(cfg)
-    n, half = count_params(model), TIERS[tier].dtype != 'float32'
-    per = {'full': 16, 'lora': 2 if half else 4, 'qlora': 0.55}[method] + (0.16 if method != 'full' else 0)
-    T = batch*seq_len
-    act = T*cfg.hidden_size*cfg.num_hidden_layers*(2 if grad_ckpt else 16)*(2 if half else 4)
-    return (n*per + act + T*cfg.vocab_size*8)/1024**3 + (1.0 if tier != 'cpu' else 0)
-
 def preflight(
     model,                 # model id/path, config or loaded model
     method:str,            # `full`, `lora` or `qlora`
@@ -100,17 +146,13 @@ def preflight(
     batch:int=1,           # per-device micro-batch
     seq_len:int=512,       # tokens per sequence
     grad_ckpt:bool=True,   # gradient checkpointing
+    optimizer:str='adamw', # estimator optimizer name (`adamw`, `adamw_8bit`, `paged_adamw_8bit`, ...)
+    lora_r:int=16,         # LoRA rank
 ):
-    "Check the run fits the tier before loading weights; raises with a suggestion when it does not."
-    v = _vram()
-    if v is not None: return v.check_fits(_spec(model), method, tier, batch=batch, seq_len=seq_len, grad_ckpt=grad_ckpt)
-    import psutil
-    need = _rough_gb(model, method, tier, batch, seq_len, grad_ckpt)
-    budget = TIERS[tier].vram_gb or psutil.virtual_memory().total/1024**3
-    if need <= budget: return need
-    alt = {'full': "method='lora' or 'qlora'", 'lora': "method='qlora'"}.get(method, 'a smaller model or a larger tier')
-    raise DoesNotFit(f"{method} SFT needs about {need:.1f} GB at batch={batch} seq_len={seq_len}, but tier {tier!r} "
-                     f"has {budget:.1f} GB; try: {alt}, batch=1 with gradient accumulation, or a shorter max_length.")
+    "Estimate what the recipe runs (its precision, the tier's dtype) before loading weights; raise `VramError` with a suggestion if it does not fit."
+    from llmbook.vram import check_fits
+    return check_fits(_spec(model), method, tier, batch=batch, seq_len=seq_len, grad_ckpt=grad_ckpt, optimizer=optimizer, lora_r=lora_r,
+                      precision=recipe_precision(method, tier))
 
 def batch_plan(
     model,               # model id/path, config or loaded model
@@ -119,15 +161,15 @@ def batch_plan(
     seq_len:int=512,     # tokens per sequence
     grad_ckpt:bool=True, # gradient checkpointing
 )->tuple:                # `(per_device_batch, grad_accum)`
-    "Micro-batch and accumulation that keep the tier's effective batch, from the estimator when present."
+    "Micro-batch and accumulation that keep the tier's effective batch; on GPU tiers the estimator picks the micro-batch."
     d = sft_defaults(tier, method)
     bs, eff = d['per_device_train_batch_size'], d['per_device_train_batch_size']*d['gradient_accumulation_steps']
-    v = _vram()
-    if v is None or tier == 'cpu' or not hasattr(v, 'suggest'): return bs, eff//bs
-    try: s = v.suggest(_spec(model), method, tier, batch=eff, seq_len=seq_len, grad_ckpt=grad_ckpt)
-    except Exception as e: print(f"[llmbook] estimator could not size the batch ({e}); using the tier default."); s = None
-    if not s or s.get('method') != method: return bs, eff//bs
+    if tier == 'cpu': return bs, eff//bs
+    from llmbook.vram import suggest
+    s = suggest(_spec(model), method, tier, batch=eff, seq_len=seq_len, grad_ckpt=grad_ckpt)
+    if not s or s['method'] != method or s['seq_len'] != seq_len: return bs, eff//bs  # preflight explains what does not fit
     return s['batch'], max(1, eff//s['batch'])
+
 
 # %% ../nbs/04_sft.ipynb #15c3745e
 def want_unsloth(
@@ -148,14 +190,6 @@ def want_unsloth(
 def _lora_config(r, alpha, dropout, target_modules):
     from peft import LoraConfig
     return LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=target_modules, task_type='CAUSAL_LM')
-
-def _guard_cpu_4bit(model):
-    "bitsandbytes repacks 4-bit weights for an AVX512-BF16 CPU kernel without backward support: keep it off for training."
-    try: import bitsandbytes as bnb
-    except ImportError: return 0
-    mods = [m for m in model.modules() if isinstance(m, bnb.nn.Linear4bit)]
-    for m in mods: m.support_avx512bf16_for_cpu = False
-    return len(mods)
 
 def load_for_sft(
     model,                 # model id/path, or an already loaded `PreTrainedModel`
@@ -189,9 +223,8 @@ def load_for_sft(
     if isinstance(model, (str, os.PathLike)):
         kw = dict(dtype=td, trust_remote_code=trust_remote_code)
         if method == 'qlora':
-            from transformers import BitsAndBytesConfig
-            kw['quantization_config'] = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type='nf4',
-                                                           bnb_4bit_use_double_quant=True, bnb_4bit_compute_dtype=td)
+            from llmbook.qlora import bnb_4bit_config
+            kw['quantization_config'] = bnb_4bit_config(dtype)  # NF4 + double quantization, computing in `dtype`
             # 4-bit weights live where they compute: this process's GPU (its LOCAL_RANK under accelerate/torchrun) or CPU
             kw['device_map'] = {'': int(os.environ.get('LOCAL_RANK', 0))} if torch.cuda.is_available() else 'cpu'
         tokenizer = tokenizer or AutoTokenizer.from_pretrained(model, trust_remote_code=trust_remote_code)
@@ -203,7 +236,9 @@ def load_for_sft(
     from peft import get_peft_model, prepare_model_for_kbit_training
     if method == 'qlora':
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=gradient_checkpointing)
-        if not torch.cuda.is_available(): _guard_cpu_4bit(model)
+        if not torch.cuda.is_available():
+            from llmbook.qlora import cpu_safe_4bit
+            cpu_safe_4bit(model)  # keep bitsandbytes off its AVX512-BF16 kernel, which has no backward
     return get_peft_model(model, _lora_config(lora_r, lora_alpha, lora_dropout, target_modules)), tokenizer
 
 # %% ../nbs/04_sft.ipynb #6dc6643f
@@ -248,7 +283,7 @@ def _ckpt_arg()->str:
     return 'activation_checkpointing' if 'activation_checkpointing' in {f.name for f in dataclasses.fields(SFTConfig)} else 'gradient_checkpointing'
 
 def sft_config(
-    tier:str,                    # hardware tier
+    tier:str,                    # hardware tier whose precision settings apply (`cpu` in a rehearsal)
     method:str,                  # `full`, `lora` or `qlora`
     output_dir:str,              # checkpoints and logs
     epochs:float=1, max_steps:int=-1, lr:float|None=None, # length and learning rate (method default when None)
@@ -279,13 +314,29 @@ def sft_config(
                    metric_for_best_model='eval_loss', greater_is_better=False)
     return cfg | kwargs
 
+
 # %% ../nbs/04_sft.ipynb #2d389048
+def _plan_args(plan, **given)->dict:
+    "The recipe arguments a plan sets; an argument given both ways is an error."
+    if plan is None: return {}
+    if clash := [k for k, v in given.items() if v is not None]:
+        raise ValueError(f"{', '.join(clash)} come from the plan ({plan}): drop them, or pass no plan")
+    return dict(model=plan.model, method=plan.method, batch_size=plan.batch, grad_accum=plan.grad_accum, max_length=plan.seq_len,
+                lora_r=plan.lora_r, lora_alpha=plan.lora_alpha, optimizer=plan.optimizer, gradient_checkpointing=plan.grad_ckpt)
+
+def _rehearse_steps(max_steps, eval_steps, save_steps)->tuple:
+    "A rehearsal's step cap, with evaluation and checkpoints that still happen inside it."
+    cap, half = REHEARSAL_STEPS, max(1, REHEARSAL_STEPS//2)
+    return (min(max_steps, cap) if max_steps > 0 else cap), eval_steps and min(eval_steps, half), save_steps and min(save_steps, half)
+
+
+# %% ../nbs/04_sft.ipynb #4c66963e
 def sft(
-    model,                        # model id/path, or a loaded `PreTrainedModel` (then pass `tokenizer`)
-    train,                        # training data: `Dataset` or rows with `messages` / `prompt`+`answer`
+    model=None,                   # model id/path, or a loaded `PreTrainedModel` (then pass `tokenizer`); from `plan` when given
+    train=None,                   # training data: `Dataset` or rows with `messages` / `prompt`+`answer`
     tokenizer=None,               # processing class; loaded from `model` when None
     eval_data=None,               # optional validation data (same format)
-    method:str='full',            # `full`, `lora` or `qlora`
+    method:str|None=None,         # `full`, `lora` or `qlora` (default `full`)
     tier:str|None=None,           # hardware tier (default: `llmbook.hw.tier()`)
     output_dir:str='runs/sft',    # checkpoints and logs
     epochs:float=1,               # passes over `train`
@@ -293,9 +344,9 @@ def sft(
     lr:float|None=None,           # learning rate (tier/method default when None)
     batch_size:int|None=None,     # per-device micro-batch (tier default when None)
     grad_accum:int|None=None,     # gradient accumulation (keeps the tier's effective batch when None)
-    max_length:int=512,           # truncate sequences to this many tokens
-    assistant_only_loss:bool=True,# train only on assistant tokens (needs `{% generation %}` in the template)
-    lora_r:int=16, lora_alpha:int=32, lora_dropout:float=0.0, target_modules='all-linear', # LoRA/QLoRA shape
+    max_length:int|None=None,     # truncate sequences to this many tokens (default 512)
+    assistant_only_loss:bool=True,# train only on assistant tokens (template markers, or TRL's training template)
+    lora_r:int|None=None, lora_alpha:int|None=None, lora_dropout:float=0.0, target_modules='all-linear', # LoRA shape (16, 32)
     save_steps:int|None=None,     # checkpoint every N steps (None: no checkpoints unless early stopping)
     eval_steps:int|None=None,     # evaluate every N steps (needs `eval_data`)
     early_stopping_patience:int|None=None, # stop after N evals without improvement; restores the best model
@@ -306,17 +357,37 @@ def sft(
     logging_steps:int=10,
     callbacks:list|None=None,     # extra `TrainerCallback`s
     quiet:bool=False,             # no progress bars or printed logs (the history is still returned)
+    plan=None,                    # a `llmbook.plans.Plan`: model, method, batch, accumulation, length, optimizer, LoRA, checkpointing
     **kwargs,                     # any other `SFTConfig` field
 )->SFTResult:
-    "Supervised fine-tuning (full / LoRA / QLoRA) with tier-aware defaults, preflight, checkpoints and resume."
+    "Supervised fine-tuning (full / LoRA / QLoRA) with tier-aware defaults or a plan, preflight, label checks, checkpoints and resume."
+    p = _plan_args(plan, model=model, method=method, batch_size=batch_size, grad_accum=grad_accum, max_length=max_length,
+                   lora_r=lora_r, lora_alpha=lora_alpha, optim=kwargs.get('optim'),
+                   gradient_checkpointing=kwargs.get('gradient_checkpointing', kwargs.get('activation_checkpointing')))
+    if p:
+        model, method, batch_size, grad_accum, max_length = p['model'], p['method'], p['batch_size'], p['grad_accum'], p['max_length']
+        lora_r, lora_alpha = p['lora_r'], p['lora_alpha']
+        kwargs['activation_checkpointing'] = p['gradient_checkpointing']
+        if p['optimizer'] != 'adamw': kwargs['optim'] = _OPTIM[p['optimizer']]
+    method, max_length, lora_r, lora_alpha = method or 'full', max_length or 512, lora_r or 16, lora_alpha or 32
+    if model is None or train is None: raise ValueError('sft needs `model` (or a `plan`) and `train`')
     tier = tier or detect_tier()
-    d = sft_defaults(tier, method)
-    gc = kwargs.pop('activation_checkpointing', kwargs.pop('gradient_checkpointing', d['gradient_checkpointing']))
-    if batch_size is None: batch_size, ga = batch_plan(model, method, tier, max_length, gc)
-    else: ga = max(1, d['per_device_train_batch_size']*d['gradient_accumulation_steps']//batch_size)
+    rehearsed = rehearsal() is not None and tier != 'cpu'   # a GPU tier rehearsed on CPU
+    run = 'cpu' if rehearsed else tier                       # precision and device; memory is still checked against `tier`
+    d, base = sft_defaults(run, method), sft_defaults(tier, method)   # how it runs here; the tier's batch and checkpointing
+    gc = kwargs.pop('activation_checkpointing', kwargs.pop('gradient_checkpointing', base['gradient_checkpointing']))
+    if batch_size is None and check_memory: batch_size, ga = batch_plan(model, method, tier, max_length, gc)
+    else:
+        batch_size = batch_size or base['per_device_train_batch_size']
+        ga = max(1, base['per_device_train_batch_size']*base['gradient_accumulation_steps']//batch_size)
     bs, ga = batch_size, grad_accum or ga
-    if check_memory: preflight(model, method, tier, bs, max_length, gc)
-    fast = want_unsloth(use_unsloth, tier) and isinstance(model, (str, os.PathLike))
+    if check_memory: preflight(model, method, tier, bs, max_length, gc, _estimator_optim(kwargs.get('optim')), lora_r)
+    if rehearsed:
+        max_steps, eval_steps, save_steps = _rehearse_steps(max_steps, eval_steps, save_steps)
+        logging_steps = 1
+        print(f"[llmbook] rehearsal of tier {tier} on CPU: float32, {max_steps} steps; the rest as planned "
+              f"({method}, batch {bs} x {ga}, max_length {max_length}, {kwargs.get('optim', 'adamw')}, checkpointing {gc})")
+    fast = want_unsloth(use_unsloth, run) and isinstance(model, (str, os.PathLike))
     model, tokenizer = load_for_sft(model, tokenizer, method, d['dtype'], fast, max_length, lora_r, lora_alpha, lora_dropout,
                                     target_modules, gc, seed)
     from trl import SFTConfig, SFTTrainer
@@ -324,7 +395,7 @@ def sft(
     from transformers.trainer_utils import get_last_checkpoint
     train_ds, eval_ds = to_dataset(train), to_dataset(eval_data)
     if early_stopping_patience and eval_ds is None: raise ValueError('early stopping needs `eval_data`')
-    cfg = sft_config(tier, method, output_dir, epochs=epochs, max_steps=max_steps, lr=lr, batch_size=bs, grad_accum=ga,
+    cfg = sft_config(run, method, output_dir, epochs=epochs, max_steps=max_steps, lr=lr, batch_size=bs, grad_accum=ga,
                      max_length=max_length, assistant_only_loss=assistant_only_loss, gradient_checkpointing=gc and not fast,
                      has_eval=eval_ds is not None, eval_steps=eval_steps, save_steps=save_steps,
                      early_stopping=bool(early_stopping_patience), logging_steps=logging_steps, seed=seed, **kwargs)
@@ -336,6 +407,8 @@ def sft(
         hf_logging.disable_progress_bar(); datasets.disable_progress_bars()
     trainer = SFTTrainer(model=model, args=SFTConfig(**cfg), train_dataset=train_ds, eval_dataset=eval_ds,
                          processing_class=tokenizer, callbacks=cbs)
+    fp16_safe_adapters(trainer.model, tier)   # TRL casts QLoRA adapters to bf16, which fp16's grad scaler cannot unscale
+    check_labels(trainer, train_ds, assistant_only_loss)
     if quiet:
         from transformers import PrinterCallback, ProgressCallback
         for c in (PrinterCallback, ProgressCallback): trainer.remove_callback(c)
@@ -346,6 +419,7 @@ def sft(
     trainer.train(resume_from_checkpoint=ckpt)
     return SFTResult(trainer.model, tokenizer, loss_history(trainer.state.log_history), trainer.state.global_step,
                      str(output_dir), 'unsloth' if fast else 'transformers', tier, method, trainer)
+
 
 # %% ../nbs/04_sft.ipynb #82078d39
 def plot_history(

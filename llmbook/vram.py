@@ -9,18 +9,17 @@ from __future__ import annotations
 import json, math, os
 from dataclasses import dataclass, field, asdict, replace
 from pathlib import Path
-from .hw import TIERS
+from .hw import TIERS, GB, budget_gb
+
 
 # %% auto #0
-__all__ = ['GB', 'ASSETS', 'CONFIGS', 'LINEARS', 'BYTES', 'OPTIMIZERS', 'METHODS', 'CUDA_CONTEXT', 'PARTS', 'CHEAPER', 'PLANS',
-           'BENCH', 'config_dir', 'shipped_models', 'load_config', 'Arch', 'arch', 'layer_params', 'param_count',
-           'meta_model', 'meta_param_count', 'nf4_bytes', 'target_modules', 'lora_params', 'act_per_token_layer',
-           'eager_scores', 'stored_activations', 'saved_tensor_bytes', 'markdown_table', 'Estimate', 'estimate',
-           'plot_breakdown', 'budget_gb', 'fits', 'suggest', 'VramError', 'check_fits', 'Plan', 'plan', 'tier_table',
-           'accelerate_estimate', 'calculator', 'vram_main', 'measure_peak', 'run_bench', 'run_capped']
+__all__ = ['ASSETS', 'CONFIGS', 'LINEARS', 'BYTES', 'OPTIMIZERS', 'METHODS', 'CUDA_CONTEXT', 'PARTS', 'CHEAPER', 'config_dir',
+           'shipped_models', 'load_config', 'Arch', 'arch', 'layer_params', 'param_count', 'meta_model',
+           'meta_param_count', 'nf4_bytes', 'target_modules', 'lora_params', 'act_per_token_layer', 'eager_scores',
+           'stored_activations', 'saved_tensor_bytes', 'markdown_table', 'Estimate', 'estimate', 'plot_breakdown',
+           'fits', 'suggest', 'VramError', 'check_fits', 'accelerate_estimate']
 
 # %% ../nbs/03_vram.ipynb #e85aaadc
-GB = 1e9  # decimal gigabyte: published tables (7B fp16 = 14 GB) use it
 import llmbook as _lb
 ASSETS = Path(_lb.__file__).parent/'assets'
 CONFIGS = ASSETS/'configs'
@@ -362,31 +361,23 @@ def plot_breakdown(
     return ax
 
 # %% ../nbs/03_vram.ipynb #4ac1e49c
-def budget_gb(
-    tier:str, # a tier name from `llmbook.hw.TIERS`
-)->float:    # memory budget in GB; for `cpu` the system RAM
-    "The memory budget of a tier."
-    if tier not in TIERS: raise ValueError(f"unknown tier {tier!r}; valid tiers: {', '.join(TIERS)}")
-    if TIERS[tier].vram_gb: return TIERS[tier].vram_gb
-    import psutil
-    return psutil.virtual_memory().total/GB
-
 def fits(
     model,          # anything `estimate` accepts
     method:str,     # `full`, `lora`, `qlora`, `infer`
     tier:str,       # tier name
     **knobs,        # `batch`, `seq_len` and the other `estimate` knobs
 )->bool:
-    "Does the point estimate fit the tier's budget?"
+    "Does the point estimate fit the tier's budget on this machine?"
     est, budget = _against_tier(model, method, tier, knobs)
     return est.total <= budget
 
 def _tier_dtype(tier:str)->str: return TIERS[tier].dtype if tier in TIERS else 'bfloat16'
 
 def _against_tier(model, method:str, tier:str, knobs:dict)->tuple:
-    "The estimate (in the tier's dtype unless `knobs` names one) and the tier's budget in bytes."
+    "The estimate (in the tier's dtype unless `knobs` names one) and the budget in bytes (`llmbook.hw.budget_gb`)."
     knobs.setdefault('dtype', _tier_dtype(tier))
     return estimate(model, method, **knobs), budget_gb(tier)*GB
+
 
 # %% ../nbs/03_vram.ipynb #ab906a34
 CHEAPER = {'full': ['lora', 'qlora'], 'lora': ['qlora'], 'qlora': [], 'infer': []}
@@ -395,34 +386,38 @@ def suggest(
     model,              # anything `estimate` accepts
     method:str,         # the method you asked for
     tier:str,           # tier name
-    batch:int=1,        # batch you asked for
+    batch:int=1,        # batch you asked for (kept as the effective batch through accumulation)
     seq_len:int=2048,   # sequence length you asked for
+    budget:float|None=None, # budget in GB (default: `llmbook.hw.budget_gb(tier)` on this machine)
     **knobs,            # other `estimate` knobs
-)->dict|None:          # the cheapest change that fits, or None
-    "Largest batch, then checkpointing, then largest sequence length, then a cheaper method that fits the tier."
+)->dict|None:          # the first change that fits, or None
+    "First what keeps the training the same (checkpointing, smaller micro-batch + accumulation), then a cheaper method, last a shorter sequence."
     knobs.setdefault('dtype', _tier_dtype(tier))
-    budget = budget_gb(tier)*GB
-    def ok(m, bs, s, **kw): return estimate(model, m, bs, s, **(knobs | kw)).total <= budget
-    def pack(m, bs, s, note, **kw):
-        est = estimate(model, m, bs, s, **(knobs | kw))
-        return dict(method=m, batch=bs, seq_len=s, grad_accum=max(1, batch//bs), grad_ckpt=est.knobs['grad_ckpt'],
-                    total_gb=round(est.total/GB, 2), budget_gb=round(budget/GB, 2), note=note)
-    for m in [method] + CHEAPER[method]:
-        ckpts = [knobs.get('grad_ckpt', False)] + ([True] if m != 'infer' and not knobs.get('grad_ckpt') else [])
-        for ck in ckpts:
-            kw = dict(grad_ckpt=ck)
-            if ok(m, batch, seq_len, **kw):
-                if m == method and ck == knobs.get('grad_ckpt', False): return pack(m, batch, seq_len, 'fits as asked', **kw)
-                return pack(m, batch, seq_len, f"use {m}" + (' with gradient checkpointing' if ck else ''), **kw)
+    budget, ck0 = (budget or budget_gb(tier))*GB, knobs.pop('grad_ckpt', False)
+    def est(m, bs, s, ck): return estimate(model, m, bs, s, **(knobs | dict(grad_ckpt=ck)))
+    def pack(e, note):
+        return dict(method=e.method, batch=e.batch, seq_len=e.seq_len, grad_accum=max(1, batch//e.batch), grad_ckpt=e.knobs['grad_ckpt'],
+                    total_gb=round(e.total/GB, 2), budget_gb=round(budget/GB, 2), note=note)
+    def how(e):
+        parts = [f"use {e.method}"] if e.method != method else []
+        if e.knobs['grad_ckpt'] and not ck0: parts.append('gradient checkpointing')
+        if e.batch < batch: parts.append(f"batch {e.batch} x grad_accum {max(1, batch//e.batch)}")
+        return ', '.join(parts) or 'fits as asked'
+    for m in [method] + CHEAPER[method]:          # 1. same data, same effective batch; 2. cheaper methods
+        for ck in ([ck0] + [True]*(not ck0)) if m != 'infer' else [ck0]:
             bs = batch
-            while bs > 1 and not ok(m, bs, seq_len, **kw): bs //= 2
-            if ok(m, bs, seq_len, **kw) and bs >= 1:
-                return pack(m, bs, seq_len, f"{m}: batch {bs} x grad_accum {max(1, batch//bs)}" + (', gradient checkpointing' if ck else ''), **kw)
-        s = seq_len
-        while s > 128 and not ok(m, 1, s, grad_ckpt=ckpts[-1]): s //= 2
-        if ok(m, 1, s, grad_ckpt=ckpts[-1]):
-            return pack(m, 1, s, f"{m}: batch 1, seq_len {s}" + (', gradient checkpointing' if ckpts[-1] else ''), grad_ckpt=ckpts[-1])
+            while bs >= 1:
+                if (e := est(m, bs, seq_len, ck)).total <= budget: return pack(e, how(e))
+                bs //= 2
+    ck = ck0 or method != 'infer'
+    for m in [method] + CHEAPER[method]:          # 3. shorter sequences: this truncates the data
+        s = seq_len // 2
+        while s >= 128:
+            if (e := est(m, 1, s, ck)).total <= budget:
+                return pack(e, f"{how(e)}, max_length {s}: truncates examples longer than {s} tokens (changes the data)")
+            s //= 2
     return None
+
 
 # %% ../nbs/03_vram.ipynb #d853965b
 class VramError(RuntimeError):
@@ -447,60 +442,6 @@ def check_fits(
     batch, seq = knobs.pop('batch', 1), knobs.pop('seq_len', 2048)
     raise VramError(est, tier, budget, suggest(model, method, tier, batch, seq, **knobs))
 
-# %% ../nbs/03_vram.ipynb #658f5128
-@dataclass(frozen=True)
-class Plan:
-    "What one chapter runs on one tier."
-    model:str; method:str; batch:int; seq_len:int; grad_accum:int=1; knobs:tuple=()
-
-    def estimate(self, tier:str)->Estimate:
-        "The estimate of this plan at the tier's dtype."
-        return estimate(self.model, self.method, self.batch, self.seq_len, **({'dtype': _tier_dtype(tier)} | dict(self.knobs)))
-
-_Q05, _Q15, _Q3, _Q7, _Q14 = (f'Qwen/Qwen2.5-{s}-Instruct' for s in ('0.5B', '1.5B', '3B', '7B', '14B'))
-_L8, _L70 = 'meta-llama/Llama-3.1-8B-Instruct', 'meta-llama/Llama-3.3-70B-Instruct'
-_CK = (('grad_ckpt', True),)
-PLANS = {  # chapter -> tier -> Plan
-    '00_lab':   {t: Plan('lab', 'full', 16, 64) for t in TIERS},
-    '01_tok':   {'cpu': Plan('lab', 'infer', 8, 128), 't4': Plan(_Q05, 'infer', 8, 1024),
-                 '24g': Plan(_Q15, 'infer', 8, 2048), '80g': Plan(_Q7, 'infer', 8, 4096)},
-    '02_data':  {'cpu': Plan('lab', 'infer', 8, 128), 't4': Plan(_Q05, 'infer', 8, 2048),
-                 '24g': Plan(_Q15, 'infer', 8, 2048), '80g': Plan(_Q7, 'infer', 8, 4096)},
-    '03_vram':  {'cpu': Plan('lab', 'full', 16, 64), 't4': Plan(_L8, 'qlora', 1, 2048, 8, _CK),
-                 '24g': Plan(_L8, 'lora', 1, 2048, 8, _CK), '80g': Plan(_L70, 'qlora', 1, 2048, 8, _CK)},
-    '04_sft':   {'cpu': Plan('lab', 'full', 16, 64), 't4': Plan(_Q05, 'full', 2, 1024, 8, _CK),
-                 '24g': Plan(_Q05, 'full', 2, 2048, 8, _CK), '80g': Plan(_Q3, 'full', 2, 2048, 8, _CK)},
-    '05_lora':  {'cpu': Plan('lab', 'lora', 16, 64), 't4': Plan(_Q3, 'lora', 2, 1024, 8, _CK),
-                 '24g': Plan(_L8, 'lora', 1, 2048, 16, _CK), '80g': Plan('Qwen/Qwen2.5-32B-Instruct', 'lora', 1, 2048, 16, _CK)},
-    '06_qlora': {'cpu': Plan('lab', 'qlora', 16, 64), 't4': Plan(_Q7, 'qlora', 1, 1024, 16, _CK),
-                 '24g': Plan(_Q14, 'qlora', 1, 2048, 16, _CK), '80g': Plan(_L70, 'qlora', 2, 2048, 8, _CK)},
-}
-
-def plan(
-    chapter:str,          # a key of `PLANS`, e.g. `05_lora`
-    tier:str|None=None,   # tier name (default: `llmbook.hw.tier()`)
-)->Plan:
-    "The plan a chapter runs on a tier."
-    from llmbook.hw import tier as _detect
-    t = tier or _detect()
-    if chapter not in PLANS: raise KeyError(f"no plans for chapter {chapter!r}; known: {', '.join(PLANS)}")
-    if t not in PLANS[chapter]: raise KeyError(f"chapter {chapter!r} has no plan for tier {t!r}")
-    return PLANS[chapter][t]
-
-# %% ../nbs/03_vram.ipynb #73ae98e2
-def tier_table(
-    plans:dict|None=None, # chapter -> tier -> Plan (default: `PLANS`)
-)->list:                 # rows: chapter, tier, model, method, batch, seq_len, grad_accum, est_gb, budget_gb, fits
-    "The tier table of all chapters, computed from the registry and the estimator."
-    rows = []
-    for ch, by_tier in (plans or PLANS).items():
-        for t, p in by_tier.items():
-            est, bud = p.estimate(t), budget_gb(t)
-            rows.append(dict(chapter=ch, tier=t, model=p.model, method=p.method, batch=p.batch, seq_len=p.seq_len,
-                             grad_accum=p.grad_accum, est_gb=round(est.total/GB, 1), budget_gb=round(bud, 1),
-                             fits=est.total <= bud*GB))
-    return rows
-
 # %% ../nbs/03_vram.ipynb #f15096a7
 def accelerate_estimate(
     model,                          # anything `load_config` accepts
@@ -519,175 +460,3 @@ def accelerate_estimate(
         rows.append(dict(dtype=dt, largest_layer_gb=round(largest[0]/div[dt]/GB, 2), total_gb=round(total/div[dt]/GB, 2),
                          training_gb=round(train/GB, 2) if train and train > 0 else None))
     return rows
-
-# %% ../nbs/03_vram.ipynb #c8208b8e
-def calculator(
-    models:list|None=None, # model ids in the drop-down (default: shipped configs)
-):
-    "An ipywidgets calculator: sliders for model, method, batch and sequence length, with the breakdown chart."
-    import ipywidgets as W, matplotlib.pyplot as plt
-    models = models or shipped_models()
-    def show(model, method, batch, seq_len, grad_ckpt, tier):
-        est = estimate(model, method, batch, seq_len, dtype=_tier_dtype(tier), grad_ckpt=grad_ckpt)
-        print(est); plot_breakdown([est], budget=TIERS[tier].vram_gb or None); plt.show()
-    return W.interact(show, model=W.Dropdown(options=models, value=models[0]), method=W.Dropdown(options=METHODS, value='qlora'),
-                      batch=W.IntSlider(value=1, min=1, max=32), seq_len=W.SelectionSlider(options=[2**k for k in range(7, 16)], value=2048),
-                      grad_ckpt=W.Checkbox(value=True), tier=W.Dropdown(options=[t for t in TIERS if t != 'cpu'], value='t4'))
-
-# %% ../nbs/03_vram.ipynb #f138b2a0
-def vram_main(argv:list|None=None):
-    "CLI: `llmbook vram MODEL --method qlora --batch 1 --seq 2048 [--tier t4] [--json]`."
-    import argparse
-    p = argparse.ArgumentParser(prog='llmbook vram', description='Estimate training/inference memory and check a tier.')
-    p.add_argument('model', help='shipped Hub id (e.g. Qwen/Qwen2.5-7B-Instruct), local model directory, or `lab`')
-    p.add_argument('--method', default='lora', choices=METHODS)
-    p.add_argument('--batch', type=int, default=1); p.add_argument('--seq', type=int, default=2048)
-    p.add_argument('--tier', choices=list(TIERS), help='check the estimate against this tier')
-    p.add_argument('--dtype', help='compute dtype (default: the tier\'s, else bfloat16)')
-    p.add_argument('--optimizer', default='adamw', choices=list(OPTIMIZERS))
-    p.add_argument('--precision', default='amp', choices=['amp', 'pure'])
-    p.add_argument('--grad-ckpt', action='store_true', help='gradient checkpointing')
-    p.add_argument('--lora-r', type=int, default=16)
-    p.add_argument('--attn', default='sdpa', choices=['sdpa', 'flash', 'eager'])
-    p.add_argument('--json', action='store_true', help='print the breakdown in GB as JSON')
-    a = p.parse_args(argv)
-    dtype = a.dtype or (_tier_dtype(a.tier) if a.tier else 'bfloat16')
-    try:
-        est = estimate(a.model, a.method, a.batch, a.seq, dtype=dtype, optimizer=a.optimizer, precision=a.precision,
-                       grad_ckpt=a.grad_ckpt, lora_r=a.lora_r, attn=a.attn)
-    except ValueError as err: print(f'llmbook vram: {err}', file=__import__('sys').stderr); return 2
-    out = est.gb() | dict(model=a.model, method=a.method, batch=a.batch, seq_len=a.seq, dtype=dtype,
-                          params=est.params, trainable=est.trainable)
-    if a.tier:
-        bud = budget_gb(a.tier)
-        out |= dict(tier=a.tier, budget_gb=round(bud, 2), fits=est.total <= bud*GB)
-        if not out['fits']:
-            out['suggestion'] = suggest(a.model, a.method, a.tier, a.batch, a.seq, optimizer=a.optimizer,
-                                        precision=a.precision, grad_ckpt=a.grad_ckpt, lora_r=a.lora_r, attn=a.attn, dtype=dtype)
-    rc = 0 if not a.tier or out['fits'] else 1  # exit status 1: does not fit the tier
-    if a.json: print(json.dumps(out, ensure_ascii=False, indent=2)); return rc
-    print(f"{a.model}  method={a.method} batch={a.batch} seq={a.seq} dtype={dtype}")
-    print(f"params {est.params:,}  trainable {est.trainable:,}")
-    for k, v in est.breakdown.items(): print(f"  {k:<12}{v/GB:8.2f} GB")
-    print(f"  {'total':<12}{est.total/GB:8.2f} GB   (range {est.low/GB:.2f}–{est.high/GB:.2f})")
-    if a.tier:
-        print(f"tier {a.tier}: budget {out['budget_gb']} GB -> {'fits' if out['fits'] else 'does NOT fit'}")
-        if not out['fits']: print(f"suggestion: {out['suggestion']}")
-    return rc
-
-# %% ../nbs/03_vram.ipynb #e6329030
-BENCH = [  # (model, method, batch, seq_len, knobs): configurations measured on a GPU with random weights
-    ('Qwen/Qwen2.5-0.5B-Instruct', 'full', 4, 1024, dict(grad_ckpt=True)),
-    ('Qwen/Qwen2.5-0.5B-Instruct', 'full', 4, 1024, dict()),
-    ('Qwen/Qwen2.5-0.5B-Instruct', 'full', 4, 1024, dict(grad_ckpt=True, optimizer='adamw_8bit')),
-    ('Qwen/Qwen2.5-1.5B-Instruct', 'lora', 4, 1024, dict(grad_ckpt=True)),
-    ('Qwen/Qwen2.5-1.5B-Instruct', 'lora', 2, 2048, dict(attn='eager')),
-    ('google/gemma-2-2b-it', 'lora', 2, 1024, dict(grad_ckpt=True)),
-    ('meta-llama/Llama-3.1-8B-Instruct', 'lora', 1, 2048, dict(grad_ckpt=True)),
-    ('meta-llama/Llama-3.1-8B-Instruct', 'qlora', 1, 2048, dict(grad_ckpt=True)),
-    ('Qwen/Qwen2.5-7B-Instruct', 'qlora', 2, 1024, dict(grad_ckpt=True)),
-    ('meta-llama/Llama-3.1-8B-Instruct', 'infer', 4, 4096, dict()),
-]
-
-def _random_model(model, method, dtype, attn, lora_r, grad_ckpt, device='cuda'):
-    "Build `model` with random weights directly on the device (no download), set up for `method`."
-    import torch
-    from transformers import AutoModelForCausalLM
-    td = getattr(torch, dtype)
-    wd = torch.float32 if method == 'full' and dtype != 'float32' else td   # amp: fp32 master weights
-    with torch.device('meta'): m = AutoModelForCausalLM.from_config(load_config(model), dtype=wd, attn_implementation=attn)
-    m.to_empty(device=device)
-    with torch.no_grad():
-        for p in m.parameters(): p.normal_(0, 0.02) if p.ndim > 1 else p.fill_(1.0)
-    for parent in list(m.modules()):  # to_empty leaves buffers uninitialized: rebuild rotary embeddings
-        for n, child in list(parent.named_children()):
-            if hasattr(child, 'inv_freq'):
-                with torch.device(device): setattr(parent, n, type(child)(config=child.config))
-    if method == 'qlora':
-        import bitsandbytes as bnb
-        for layer in m.model.layers:
-            for parent in (layer.self_attn, layer.mlp):
-                for n in LINEARS:
-                    lin = getattr(parent, n, None)
-                    if lin is None: continue
-                    q = bnb.nn.Linear4bit(lin.in_features, lin.out_features, bias=lin.bias is not None, compute_dtype=td,
-                                          compress_statistics=True, quant_type='nf4', device='meta')
-                    q.weight = bnb.nn.Params4bit(lin.weight.data, requires_grad=False, quant_type='nf4',
-                                                 compress_statistics=True).to(device)
-                    if lin.bias is not None: q.bias = torch.nn.Parameter(lin.bias.data, requires_grad=False)
-                    setattr(parent, n, q); del lin
-        m.config.quantization_config = None
-        m.is_loaded_in_4bit = True
-        from peft import prepare_model_for_kbit_training
-        m = prepare_model_for_kbit_training(m, use_gradient_checkpointing=grad_ckpt)
-    if method in ('lora', 'qlora'):
-        from peft import LoraConfig, get_peft_model
-        if method == 'lora':
-            for p in m.parameters(): p.requires_grad_(False)
-        m = get_peft_model(m, LoraConfig(r=lora_r, target_modules='all-linear', lora_dropout=0.0))
-    if grad_ckpt and method != 'infer':
-        m.gradient_checkpointing_enable(gradient_checkpointing_kwargs=dict(use_reentrant=False))
-        if method != 'full': m.enable_input_require_grads()
-    return m
-
-def measure_peak(
-    model, method:str, batch:int, seq_len:int, # what `estimate` takes
-    dtype:str='bfloat16', optimizer:str='adamw', grad_ckpt:bool=False, lora_r:int=16, attn:str='sdpa',
-    steps:int=2,          # training steps (the 2nd has optimizer states allocated)
-)->dict:                 # measured peak vs estimate
-    "Measure `torch.cuda.max_memory_allocated` of a few real steps with random weights; compare to `estimate`."
-    import torch, gc
-    gc.collect(); torch.cuda.empty_cache()
-    m = _random_model(model, method, dtype, attn, lora_r, grad_ckpt)
-    gc.collect(); torch.cuda.empty_cache(); torch.cuda.reset_peak_memory_stats()
-    td = getattr(torch, dtype)
-    ids = torch.randint(0, load_config(model).vocab_size, (batch, seq_len), device='cuda')
-    if method == 'infer':
-        m.eval()
-        with torch.no_grad(): m(input_ids=ids, use_cache=True, logits_to_keep=1)
-    else:
-        m.train()
-        params = [p for p in m.parameters() if p.requires_grad]
-        if optimizer == 'adamw': opt = torch.optim.AdamW(params, lr=1e-5)
-        else:
-            import bitsandbytes as bnb
-            opt = {'adamw_8bit': bnb.optim.AdamW8bit, 'paged_adamw_8bit': bnb.optim.PagedAdamW8bit,
-                   'paged_adamw': bnb.optim.PagedAdamW}[optimizer](params, lr=1e-5)
-        for _ in range(steps):
-            with torch.autocast('cuda', dtype=td, enabled=dtype != 'float32'):
-                loss = m(input_ids=ids, labels=ids).loss
-            loss.backward(); opt.step(); opt.zero_grad(set_to_none=True)
-        del opt
-    peak = torch.cuda.max_memory_allocated()
-    est = estimate(model, method, batch, seq_len, dtype=dtype, optimizer=optimizer, grad_ckpt=grad_ckpt, lora_r=lora_r, attn=attn)
-    del m; gc.collect(); torch.cuda.empty_cache()
-    return dict(config=f"{model.split('/')[-1]} {method} b{batch} s{seq_len} {optimizer}{' ckpt' if grad_ckpt else ''} {attn}",
-                measured_gb=round(peak/GB, 3), estimate_gb=round(est.allocated/GB, 3),
-                error_pct=round(100*(est.allocated - peak)/peak, 1), low_gb=round((est.low - est.breakdown['overhead'])/GB, 2),
-                high_gb=round((est.high - est.breakdown['overhead'])/GB, 2))
-
-def run_bench(configs:list|None=None, dtype:str|None=None)->list:
-    "Measure every configuration of `BENCH` (bf16 on Ampere+, fp16 on T4); skip those that do not fit this GPU."
-    import torch
-    dtype = dtype or ('bfloat16' if torch.cuda.get_device_capability()[0] >= 8 else 'float16')
-    total = torch.cuda.get_device_properties(0).total_memory
-    rows = []
-    for model, method, b, s, kw in (configs or BENCH):
-        if estimate(model, method, b, s, dtype=dtype, **kw).high > 0.9*total: continue
-        try: rows.append(measure_peak(model, method, b, s, dtype=dtype, **kw))
-        except Exception as err: rows.append(dict(config=f'{model} {method} b{b} s{s}', error=f'{type(err).__name__}: {err}'[:200]))
-    return rows
-
-def run_capped(
-    p:Plan,             # a plan, e.g. `plan('03_vram', 't4')`
-    budget_gb:float=15, # cap this process to this many GB of the GPU
-)->dict:
-    "Run a plan under `torch.cuda.set_per_process_memory_fraction`: proof that it fits a smaller GPU."
-    import torch
-    total = torch.cuda.get_device_properties(0).total_memory
-    torch.cuda.set_per_process_memory_fraction(min(1.0, budget_gb*GB/total))
-    try:
-        r = measure_peak(p.model, p.method, p.batch, p.seq_len, dtype='float16', **dict(p.knobs))
-        return r | dict(ok=r['measured_gb'] <= budget_gb, budget_gb=budget_gb)
-    except torch.OutOfMemoryError as err: return dict(ok=False, error=str(err)[:200], budget_gb=budget_gb)
-    finally: torch.cuda.set_per_process_memory_fraction(1.0)

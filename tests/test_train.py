@@ -106,3 +106,71 @@ def test_adapter_methods_train_on_cpu(method, tmp_path):
     if method == 'qlora':
         q = [m for m in r.model.modules() if isinstance(m, bnb.nn.Linear4bit)]
         assert q and not any(getattr(m, 'support_avx512bf16_for_cpu', False) for m in q)
+
+# ---- one recipe, one plan: the registry's plans go through `sft(plan=...)`, and a rehearsal runs them on CPU
+
+def _stop_at_preflight(monkeypatch):
+    "Capture what the recipe asks the estimator, and stop there (nothing is loaded)."
+    import llmbook.vram as v
+    seen = {}
+    def fake(model, method, tier, **knobs): seen.update(model=model, method=method, tier=tier, **knobs); raise StopIteration
+    monkeypatch.setattr(v, 'check_fits', fake)
+    return seen
+
+@pytest.mark.parametrize('chapter', ['04_sft', '05_lora', '06_qlora'])
+@pytest.mark.parametrize('tier', ['t4', '24g', '80g'])
+def test_recipe_checks_exactly_the_plan(chapter, tier, monkeypatch):
+    "The estimate the recipe's preflight makes for `sft(plan=p)` is `p.estimate(tier)`: what the setup cell prints."
+    from llmbook.hw import TIERS
+    from llmbook.plans import plan
+    from llmbook.vram import estimate
+    seen, p = _stop_at_preflight(monkeypatch), plan(chapter, tier)
+    with pytest.raises(StopIteration): sft(train=lab.items('guozi', 'train', 4), plan=p, tier=tier)
+    assert (seen.pop('model'), seen.pop('method'), seen.pop('tier')) == (p.model, p.method, tier)
+    assert estimate(p.model, p.method, dtype=TIERS[tier].dtype, **seen).total == p.estimate(tier).total
+
+def test_plan_arguments_cannot_be_given_twice():
+    from llmbook.plans import plan
+    with pytest.raises(ValueError, match='come from the plan'):
+        sft(train=lab.items('guozi', 'train', 4), plan=plan('05_lora', 't4'), batch_size=2)
+
+def _local_plan(tmp_path, method, optimizer):
+    from llmbook.plans import Plan
+    tok = lab.tokenizer(); d = tmp_path/'base'
+    lab.model(tok).save_pretrained(d); tok.save_pretrained(d)
+    return Plan(str(d), method, 4, 64, 2, optimizer, grad_ckpt=True, lora_r=8, lora_alpha=16)
+
+def test_rehearsal_runs_the_plan_on_cpu(tmp_path, monkeypatch, capsys):
+    "LLMBOOK_REHEARSE=t4: fp32 on CPU, REHEARSAL_STEPS steps with eval and checkpoints inside them, the rest as planned."
+    from llmbook.hw import REHEARSAL_STEPS
+    bnb = pytest.importorskip('bitsandbytes')
+    p = _local_plan(tmp_path, 'qlora', 'paged_adamw_8bit')
+    monkeypatch.setenv('LLMBOOK_REHEARSE', 't4')
+    r = sft(train=lab.items('guozi', 'train', 64), eval_data=lab.items('guozi', 'heldout', 8), plan=p, output_dir=tmp_path/'out',
+            max_steps=200, eval_steps=50, save_steps=50, quiet=True)
+    assert 'rehearsal of tier t4' in capsys.readouterr().out
+    a = r.trainer.args
+    assert r.tier == 't4' and r.global_step == REHEARSAL_STEPS and len(r.history['eval']) == REHEARSAL_STEPS
+    assert (tmp_path/'out'/f'checkpoint-{REHEARSAL_STEPS}').is_dir()
+    assert a.use_cpu and not a.fp16 and not a.bf16 and a.optim == 'paged_adamw_8bit'
+    assert (a.per_device_train_batch_size, a.gradient_accumulation_steps, a.max_length) == (p.batch, p.grad_accum, p.seq_len)
+    assert r.model.is_gradient_checkpointing if hasattr(r.model, 'is_gradient_checkpointing') else True
+    assert {x.dtype for x in r.model.parameters() if x.requires_grad} == {torch.bfloat16}   # TRL casts QLoRA adapters to bf16, on GPU too
+    assert all(m.compute_dtype == torch.float32 for m in r.model.modules() if isinstance(m, bnb.nn.Linear4bit))  # CPU-safe compute
+    q = [m for m in r.model.modules() if isinstance(m, bnb.nn.Linear4bit)]
+    assert q and not any(m.support_avx512bf16_for_cpu for m in q)
+
+def test_rehearsal_leaves_cpu_runs_alone(tmp_path, monkeypatch):
+    "The lab cells pass tier='cpu': a rehearsal must not cap them (their measured effects need every step)."
+    monkeypatch.setenv('LLMBOOK_REHEARSE', 't4')
+    tok = lab.tokenizer()
+    r = sft(lab.model(tok, hidden=32), lab.items('guozi', 'train', 64), tok, tier='cpu', output_dir=tmp_path/'o', max_steps=5,
+            batch_size=16, max_length=64, quiet=True)
+    assert r.global_step == 5
+
+def test_labels_that_grade_nothing_stop_the_run(tmp_path):
+    "A max_length that cuts every reply off leaves nothing to learn: the recipe refuses before training."
+    tok = lab.tokenizer()
+    with pytest.raises(ValueError, match='(?i)no training example|grade no token'):
+        sft(lab.model(tok, hidden=32), lab.items('guozi', 'train', 16), tok, tier='cpu', output_dir=tmp_path/'o', max_steps=2,
+            batch_size=8, max_length=4, quiet=True)

@@ -21,6 +21,7 @@ CHAPTER_GLOB = '[0-9][0-9]_*.ipynb'
 TAGS = {('echo', 'false'): 'remove_input', ('output', 'false'): 'remove_output',
         ('include', 'false'): 'remove_cell'}
 _OPT = re.compile(r'^\s*#\|\s*([\w-]+)\s*:\s*(.*?)\s*$')
+_NBVAL = re.compile(r'^\s*#\s*NBVAL_[A-Z_]+\s*$')   # nbval markers (tools/reader_run.py) are for CI, not readers
 _QUARTO_ATTR = re.compile(r'\{(?:target|style|\.)[^{}\n]*\}')
 
 class BuildError(Exception): pass
@@ -70,14 +71,14 @@ def _badges(name:str, tiers:list)->str:
             f'<a class="llmbook-colab" href="{COLAB}{name}">Open in Colab</a></p>')
 
 def _strip_opts(src:str):
-    "Drop `#|` lines; return (source, tags) with tags for the cell options mkdocs-jupyter can honour."
+    "Drop `#|` lines and nbval markers; return (source, tags) with tags for the cell options mkdocs-jupyter can honour."
     keep, tags = [], []
     for line in src.splitlines():
         m = _OPT.match(line)
         if m:
             tag = TAGS.get((m.group(1), m.group(2).lower()))
             if tag: tags.append(tag)
-        elif not line.lstrip().startswith('#|'): keep.append(line)
+        elif not line.lstrip().startswith('#|') and not _NBVAL.match(line): keep.append(line)
     return '\n'.join(keep).strip('\n'), tags
 
 def convert(nb_path:Path, dest:Path, links:dict, doc_url:str, tiers:list|None, absolute:bool=False):

@@ -2,7 +2,7 @@
 # Unsloth in its own venv (.venv-unsloth): unsloth pins older transformers/trl/datasets, so it cannot share .venv.
 # Installs unsloth + unsloth_zoo with --no-deps and their dependencies from tools/unsloth-requirements.txt, then runs
 # tests/test_unsloth.py (the same LoRA recipe through Unsloth and through transformers + PEFT, on the lab, on CPU) and
-# the recipe's call-signature test against those versions. CI runs it. Usage: bash tools/unsloth_smoke.sh
+# the recipe's call-signature test and the exact spans TRL grades on real chat templates (TRL 1.15) against those versions. CI runs it. Usage: bash tools/unsloth_smoke.sh
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 t0=$(date +%s)
@@ -23,5 +23,5 @@ $V/bin/pip install -q pytest fastcore matplotlib
 echo "install: $(( $(date +%s) - t0 ))s"
 export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 unset UNSLOTH_ALLOW_CPU   # Unsloth's CUDA-spoofing test switch; its real CPU backend is what runs here
-$V/bin/python -m pytest -q -p no:cacheprovider tests/test_unsloth.py tests/test_train_compat.py
+$V/bin/python -m pytest -q -p no:cacheprovider tests/test_unsloth.py tests/test_train_compat.py tests/test_graded_spans.py
 echo "unsloth smoke total: $(( $(date +%s) - t0 ))s"
