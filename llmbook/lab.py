@@ -193,8 +193,8 @@ def tokenizer(path=None):
 ARCH = dict(hidden_size=128, intermediate_size=384, num_hidden_layers=3, num_attention_heads=4,
             num_key_value_heads=4, max_position_embeddings=128, tie_word_embeddings=True, rms_norm_eps=1e-5)
 PRETRAIN = dict(steps=2000, batch_size=32, seq_len=64, lr=3e-3, warmup=40, weight_decay=0.1, seed=0, threads=1)
-TEACHER = dict(arch=dict(hidden_size=256, intermediate_size=768, num_hidden_layers=4),
-               pretrain=dict(steps=3000, lr=2e-3), sft=dict(tasks=None, steps=600, batch_size=16, lr=1e-3))
+TEACHER = dict(arch=dict(hidden_size=256, intermediate_size=512, num_hidden_layers=3),
+               pretrain=dict(steps=1000), sft=dict(tasks=None, steps=400, batch_size=16, lr=1e-3))
 MODELS = {'base': dict(arch={}, pretrain={}), 'teacher': TEACHER}
 KQUANT_MODEL = 'teacher'   # the lab model whose weight rows are all multiples of 256 (llama.cpp K-quants)
 
@@ -397,7 +397,7 @@ def _stage_before(st):
 
 def _stage_sft(st):
     st['model'], losses = sft(st['model'], st['tok'], st['tasks'], steps=st['steps'], batch_size=st['batch_size'],
-                              lr=st['lr'], seed=st['seed'])
+                              lr=st['lr'], seed=st['seed'], verbose=st['verbose'])
     return f"SFT {st['steps']} steps x {st['batch_size']} on {', '.join(st['tasks'])}: loss {losses[0]:.2f} -> {losses[-1]:.2f}"
 
 def _stage_after(st):
@@ -409,32 +409,30 @@ TOUR_STAGES = {'load': _stage_load, 'before': _stage_before, 'sft': _stage_sft, 
 
 # %% ../nbs/00_lab.ipynb #53b2b42d
 def _tour_args(argv):
-    "Parse and check `llmbook tour` options; bad input exits 2 with one `llmbook: error: ...` line."
-    import argparse
-    def error(msg): print(f"llmbook: error: tour: {msg}", file=sys.stderr); sys.exit(2)
-    p = argparse.ArgumentParser(prog='llmbook tour', description='Lab tour on CPU: evaluate the base, short SFT, evaluate again.')
-    p.error = error
-    p.add_argument('--steps', type=int, default=300, help='SFT steps (default 300)')
-    p.add_argument('--batch-size', type=int, default=16, help='SFT batch size (default 16)')
-    p.add_argument('--lr', type=float, default=2e-3, help='SFT learning rate (default 2e-3)')
+    "Parse `llmbook tour` options with the CLI's `Parser`: bad input exits 2 with one `llmbook: error: ...` line."
+    from llmbook.cli import Parser, positive, positive_float
+    p = Parser(prog='llmbook tour', description='Lab tour on CPU: evaluate the base, short SFT, evaluate again.')
+    p.add_argument('--steps', type=positive, default=300, help='SFT steps (default 300)')
+    p.add_argument('--batch-size', type=positive, default=16, help='SFT batch size (default 16)')
+    p.add_argument('--lr', type=positive_float, default=2e-3, help='SFT learning rate (default 2e-3)')
     p.add_argument('--seed', type=int, default=0, help='SFT seed (default 0)')
-    p.add_argument('--n', type=int, default=100, help='held-out items per task (default 100)')
-    p.add_argument('--tasks', nargs='+', default=TOUR_TASKS, metavar='TASK', help=f"default: {' '.join(TOUR_TASKS)}; any of {', '.join(TASKS)}")
-    a = p.parse_args(argv)
-    for k in ('steps', 'batch_size', 'n'):
-        if getattr(a, k) < 1: error(f"--{k.replace('_', '-')} must be at least 1, got {getattr(a, k)}")
-    if not a.lr > 0: error(f"--lr must be positive, got {a.lr}")
-    if bad := [t for t in a.tasks if t not in TASKS]: error(f"unknown task {bad[0]!r}; choose from {', '.join(TASKS)}")
-    return a
+    p.add_argument('--n', type=positive, default=100, help='held-out items per task (default 100)')
+    p.add_argument('--tasks', nargs='+', default=TOUR_TASKS, choices=list(TASKS), metavar='TASK',
+                   help=f"default: {' '.join(TOUR_TASKS)}; any of {', '.join(TASKS)}")
+    p.add_argument('--verbose', action='store_true', help="also print the trainer's log and library warnings")
+    return p.parse_args(argv)
 
 def tour_main(argv:list|None=None)->int:
     "`llmbook tour`: base accuracy, short SFT on CPU, accuracy again; one line per stage, then the table."
+    import warnings
     a = _tour_args(argv)
     os.environ.setdefault('HF_HUB_OFFLINE', '1')
     st, t0 = dict(vars(a)), time.time()
-    for i, (name, stage) in enumerate(TOUR_STAGES.items(), 1):
-        t = time.time(); line = stage(st)
-        print(f"[{i}/{len(TOUR_STAGES)}] {line} ({time.time()-t:.0f} s)", flush=True)
+    with warnings.catch_warnings():
+        if not a.verbose: warnings.simplefilter('ignore')
+        for i, (name, stage) in enumerate(TOUR_STAGES.items(), 1):
+            t = time.time(); line = stage(st)
+            print(f"[{i}/{len(TOUR_STAGES)}] {line} ({time.time()-t:.0f} s)", flush=True)
     print(table(st['rows']))
     print(f"total {time.time()-t0:.0f} s")
     return 0
@@ -482,7 +480,8 @@ def build(out=None, names:list|None=None, log_every:int=250)->dict:
         man = dict(tokenizer=dict(vocab_size=len(tok), sha256=_hashes(tmp/'tokenizer')),
                    corpus=dict(texts=len(corpus()), characters=sum(map(len, corpus()))),
                    tasks={t: dict(train=len(items(t)), heldout=len(items(t, 'heldout'))) for t in TASKS}, models={},
-                   machine=dict(cpus=os.cpu_count(), processor=platform.processor() or platform.machine(), threads=PRETRAIN['threads']),
+                   machine=dict(cpus=os.cpu_count(), processor=platform.processor() or platform.machine(), threads=PRETRAIN['threads'],
+                                cpu_capability=torch.backends.cpu.get_cpu_capability()),
                    versions=dict(torch=torch.__version__, transformers=transformers.__version__, tokenizers=tokenizers.__version__))
         for name in MODELS:   # models not rebuilt are carried over, but only onto the same tokenizer
             if name in names or not (out/name).is_dir(): continue

@@ -92,7 +92,11 @@ def test_tour_cli():
 def test_tour_bad_input_is_one_line(args):
     r = llmbook('tour', *args, timeout=60)
     assert r.returncode == 2 and r.stdout == ''
-    assert r.stderr.startswith('llmbook: error: tour: ') and r.stderr.count('\n') == 1, r.stderr
+    assert r.stderr.startswith('llmbook: error: ') and r.stderr.count('\n') == 1 and 'Traceback' not in r.stderr, r.stderr
+
+def test_tour_help_lists_verbose():
+    r = llmbook('tour', '-h', timeout=60)
+    assert r.returncode == 0 and '--verbose' in r.stdout and '--tasks' in r.stdout
 
 def _fake_build(monkeypatch, fail=False):
     "Replace the expensive training in `build` by a stub that writes one small file per model (or fails)."
@@ -130,26 +134,32 @@ def test_partial_build_carries_other_models(monkeypatch, tmp_path):
     with pytest.raises(RuntimeError, match='tokenizer changed'): lab.build(out, names=['base'])
 
 def _rederive(name):
+    """Rebuild `name` in a temporary directory. On the machine class the lab was built on (same torch version and
+    CPU kernel family, one thread) training is deterministic, so the weights must be bitwise equal; elsewhere (e.g. a
+    CI runner without AVX-512) float sums are ordered differently and only the measured band is asserted."""
+    import torch
     from llmbook.lab import build, manifest
-    want = manifest(name)
+    want, shipped = manifest(name), manifest(None)
     with tempfile.TemporaryDirectory() as d:
         man = build(Path(d)/'lab', names=[name])
     got = man['models'][name]
-    print(f"{name}: weights bitwise equal to the shipped ones: {got['sha256'] == want['sha256']}")
-    assert man['tokenizer'] == manifest(None)['tokenizer']
+    same = (man['versions']['torch'], man['machine']['cpu_capability']) == (shipped['versions']['torch'], shipped['machine']['cpu_capability'])
+    print(f"{name}: same machine class {same}; weights bitwise equal: {got['sha256'] == want['sha256']}")
+    assert man['tokenizer'] == shipped['tokenizer']
+    if same: assert got['sha256'] == want['sha256']
     assert abs(got['heldout_ppl'] - want['heldout_ppl']) < 0.05 * want['heldout_ppl']
     return got, want
 
 @pytest.mark.slow
 @SLOW
 def test_rederive_base():
-    "Rebuilding the base lands in the shipped model's band (perplexity within 5%, prose accuracy within 15 points)."
+    "Rebuilding the base: bitwise on the build's machine class, else perplexity within 5% and prose accuracy within 15 points."
     got, want = _rederive('base')
     for t in ('guozi', 'daxie', 'add_steps'): assert abs(got['prose_accuracy'][t] - want['prose_accuracy'][t]) < 0.15, t
 
 @pytest.mark.slow
 @SLOW
 def test_rederive_teacher():
-    "Rebuilding the teacher (pretraining + SFT, about an hour on one thread) lands in the shipped teacher's band."
+    "Rebuilding the teacher (pretraining + SFT): bitwise on the build's machine class, else chat accuracy within 15 points."
     got, want = _rederive('teacher')
     for t, a in want['chat_accuracy'].items(): assert abs(got['chat_accuracy'][t] - a) < 0.15, t

@@ -4,7 +4,7 @@
         pretrain a candidate base on the corpus (without --drop tasks, with only the first K phrasings of each item),
         measure prose and chat accuracy, then SFT it on the tour tasks with two budgets (150 x 32 and 300 x 16), and
         add_steps with the problem right before the chat markup ('逐位計算 37+48'), and measure held-out accuracy.
-    python tools/lab_design.py shipped [--parts tour steps student] [--seeds 0 1 2]
+    python tools/lab_design.py shipped [--parts tour steps student] [--seeds 0 1 2] [--budgets 100 200 300] [--base DIR --tok DIR]
         measurements on the shipped models: the tour's SFT over seeds, direct answers vs worked steps at equal SFT
         budgets, and the student trained with the teacher's SFT recipe.
 
@@ -65,9 +65,10 @@ def cmd_pretrain(a):
     d = load(); d['runs'] = [r for r in d['runs'] if r['id'] != a.id] + [rec]; save(d)
 
 def cmd_shipped(a):
-    tok, d = lab.tokenizer(), load()
-    base = str(lab._assets()/'base')
+    tok, d = lab.tokenizer(a.tok), load()
+    base = a.base or str(lab._assets()/'base')
     out = d.setdefault('shipped', {})
+    out['base_sha256'] = lab.sha256(Path(base)/'model.safetensors')   # chapter 00 checks these runs used the shipped weights
     if 'tour' in a.parts:     # the tour's default SFT over seeds
         out['tour'] = [sft_run(base, tok, 'tour', lab.TOUR_TASKS, lab.TOUR_TASKS, seed=s) for s in a.seeds]; save(d)
     if 'steps' in a.parts:    # direct answers vs worked steps at equal SFT budgets, one task at a time
@@ -89,5 +90,7 @@ if __name__ == '__main__':
     s.add_argument('--seeds', nargs='*', type=int, default=[0, 1, 2])
     s.add_argument('--budgets', nargs='*', type=int, default=[100, 200, 300])
     s.add_argument('--parts', nargs='*', default=['tour', 'steps', 'student'])
+    s.add_argument('--base', help='base model directory (default: the shipped one)')
+    s.add_argument('--tok', help='tokenizer directory (default: the shipped one)')
     a = p.parse_args()
     dict(pretrain=cmd_pretrain, shipped=cmd_shipped)[a.cmd](a)
