@@ -69,7 +69,7 @@ def estimate(arch, method, ref, pairs_, seq_len, lora_r)->float|None:
     if arch not in HUB: return None
     try:
         e = dpo_estimate(HUB[arch], method, pairs_, seq_len, ref_model=HUB[arch] if ref == 'model' else None,
-                         precompute=ref == 'precomputed', dtype='bfloat16', precision='bf16', grad_ckpt=True, lora_r=lora_r)
+                         precompute=ref == 'precomputed', dtype='bfloat16', precision='pure', grad_ckpt=True, lora_r=lora_r)
         return round(e.allocated / GB, 3)
     except Exception as err:   # an estimator that cannot size this case is recorded, not fatal
         return f'{type(err).__name__}: {err}'[:200]
