@@ -120,6 +120,7 @@ def test_build_is_atomic(monkeypatch, tmp_path):
     assert {p.relative_to(out): p.read_bytes() for p in out.rglob('*') if p.is_file()} == before
     assert [p.name for p in tmp_path.iterdir()] == ['lab']
     assert json.loads((out/'manifest.json').read_text())['models'] == first['models']
+    assert [oct(p.stat().st_mode & 0o777) for p in (out, out/'base', out/'base'/'model.safetensors')] == ['0o755', '0o755', '0o644']  # readable once installed
 
 def test_partial_build_carries_other_models(monkeypatch, tmp_path):
     lab = _fake_build(monkeypatch)

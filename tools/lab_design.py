@@ -7,6 +7,8 @@
     python tools/lab_design.py shipped [--parts tour steps student] [--seeds 0 1 2] [--budgets 100 200 300] [--base DIR --tok DIR]
         measurements on the shipped models: the tour's SFT over seeds, direct answers vs worked steps at equal SFT
         budgets, and the student trained with the teacher's SFT recipe.
+    python tools/lab_design.py teacher ID DIR [--note "..."]
+        record a teacher candidate built with `lab.build(out=DIR, names=['teacher'])` (chapter 00 compares them).
 
 Runs are CPU-heavy: run them with `nice`, one at a time. Each record keeps its wall time, thread count and load
 average (above 2 on 2 cores means the machine was shared), so timings taken under contention can be told apart.
@@ -78,6 +80,13 @@ def cmd_shipped(a):
         spec = dict(lab.TEACHER['sft']); tasks = spec.pop('tasks') or list(lab.TASKS)
         out['student'] = [sft_run(base, tok, 'student', tasks, list(lab.TASKS), seed=s, **spec) for s in a.seeds]; save(d)
 
+def cmd_teacher(a):
+    "Record a teacher candidate built with `lab.build(out=DIR, names=['teacher'])` (its manifest entry, minus hashes)."
+    m = json.loads((Path(a.dir)/'manifest.json').read_text())['models']['teacher']
+    rec = dict(id=a.id, note=a.note, **{k: v for k, v in m.items() if k != 'sha256'})
+    if 'sft' in rec: rec['sft'] = {k: v for k, v in rec['sft'].items() if k != 'losses'}
+    d = load(); d['teachers'] = [r for r in d.get('teachers', []) if r['id'] != a.id] + [rec]; save(d)
+
 if __name__ == '__main__':
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest='cmd', required=True)
@@ -92,5 +101,7 @@ if __name__ == '__main__':
     s.add_argument('--parts', nargs='*', default=['tour', 'steps', 'student'])
     s.add_argument('--base', help='base model directory (default: the shipped one)')
     s.add_argument('--tok', help='tokenizer directory (default: the shipped one)')
+    t = sub.add_parser('teacher')
+    t.add_argument('id'); t.add_argument('dir'); t.add_argument('--note', default='')
     a = p.parse_args()
-    dict(pretrain=cmd_pretrain, shipped=cmd_shipped)[a.cmd](a)
+    dict(pretrain=cmd_pretrain, shipped=cmd_shipped, teacher=cmd_teacher)[a.cmd](a)
