@@ -29,6 +29,7 @@ class Plan:
     dataset:str|None=None   # Hub dataset id the GPU cell trains on (None: the lab's tasks)
     ref_model:str|None=None # DPO: frozen reference model (None: the base with adapters disabled)
     teacher:str|None=None   # distillation: frozen teacher
+    objective:str='sft'     # `sft`, or `dpo` (rows are preference pairs: two sequences each)
 
     @property
     def student(self)->str|None: return self.model if self.teacher else None
@@ -39,17 +40,21 @@ class Plan:
                     grad_accum=self.grad_accum, lora_r=self.lora_r)
     def estimate(self, tier:str)->Estimate:
         "The memory estimate of this plan on `tier` (frozen reference / teacher weights added to `weights`)."
+        if self.objective == 'dpo':
+            from llmbook.dpo import dpo_estimate
+            return dpo_estimate(self.model, self.method, self.batch, self.seq_len, self.ref_model, **self.knobs(tier))
         est = estimate(self.model, self.method, self.batch, self.seq_len, **self.knobs(tier))
         frozen = sum(estimate(m, 'infer', dtype=TIERS[tier].dtype).breakdown['weights'] for m in (self.ref_model, self.teacher) if m)
         return replace(est, breakdown=est.breakdown | dict(weights=est.breakdown['weights'] + frozen), low=est.low + frozen, high=est.high + frozen)
     def __str__(self):
         s = f"{self.model} {self.method}, batch {self.batch} x accum {self.grad_accum}, seq {self.seq_len}, {self.optimizer}"
-        return s + (', gradient checkpointing' if self.grad_ckpt else '') + (f', LoRA r={self.lora_r}' if self.method != 'full' else '')
+        return s + (', gradient checkpointing' if self.grad_ckpt else '') + (f', LoRA r={self.lora_r}' if self.method != 'full' else '') + \
+               (', DPO (batch = preference pairs)' if self.objective == 'dpo' else '')
 
 # %% ../nbs/91_plans.ipynb #d91db94d
 _Q = lambda size: f'Qwen/Qwen2.5-{size}-Instruct'
 _L8, _L70 = 'meta-llama/Llama-3.1-8B-Instruct', 'meta-llama/Llama-3.3-70B-Instruct'
-_TW, _CK = 'yentinglin/TaiwanChat', dict(grad_ckpt=True)
+_TW, _ARENA, _CK = 'yentinglin/TaiwanChat', 'aigrant/tw_chatbot_arena', dict(grad_ckpt=True)
 PLANS = {  # chapter -> tier -> Plan; `cpu` trains the lab model
     '00_lab':   {'cpu': Plan('lab', 'full', 32, 64)},
     '03_vram':  {'t4': Plan(_L8, 'qlora', 1, 2048, 8, **_CK), '24g': Plan(_L8, 'lora', 1, 2048, 8, **_CK),
@@ -61,6 +66,8 @@ PLANS = {  # chapter -> tier -> Plan; `cpu` trains the lab model
                  '24g': Plan(_Q('7B'), 'lora', 4, 256, 4, **_CK), '80g': Plan(_Q('32B'), 'lora', 4, 256, 4, **_CK)},
     '06_qlora': {'cpu': Plan('lab', 'qlora', 16, 64, lora_r=8, lora_alpha=16),
                  **{t: Plan(_Q(s), 'qlora', 4, 256, 4, 'paged_adamw_8bit', **_CK) for t, s in (('t4', '7B'), ('24g', '14B'), ('80g', '72B'))}},
+    '07_dpo':   {'cpu': Plan('lab', 'lora', 16, 64, lora_r=8, lora_alpha=16, objective='dpo'),  # batch = preference pairs
+                 **{t: Plan(_Q(s), 'lora', b, 1024, 16//b, dataset=_ARENA, objective='dpo', **_CK) for t, s, b in (('t4', '3B', 2), ('24g', '7B', 1), ('80g', '14B', 4))}},
 }
 TOKENIZER_IDS = {  # chapter -> Hub ids whose tokenizer and config (not weights) the GPU cells load
     '01_tok': ('Qwen/Qwen2.5-7B-Instruct', _L8, 'google/gemma-3-4b-it', 'deepseek-ai/DeepSeek-V3'),
