@@ -11,11 +11,11 @@ from dataclasses import dataclass, field, replace
 from .hw import TIERS, GB, budget_gb, tier as detect_tier, rehearsal, REHEARSAL_STEPS
 
 # %% auto #0
-__all__ = ['LOSS_TYPES', 'TO_SIMPLIFIED', 'TO_TRADITIONAL', 'REFS', 'FUSED_TOKENS', 'FUSED_VOCAB', 'FIELDS', 'DPO_LR',
-           'sequence_logps', 'dpo_loss', 'to_simplified', 'to_traditional', 'script_marks', 'script_counts',
-           'traditional_share', 'script_of', 'ref_kind', 'dpo_estimate', 'check_preferences', 'to_preferences',
-           'dpo_defaults', 'dpo_preflight', 'check_pairs', 'dpo_history', 'DPOResult', 'dpo_config', 'dpo',
-           'mixed_script_rows', 'script_pairs', 'script_report', 'unfuse', 'chat_replies']
+__all__ = ['LOSS_TYPES', 'TO_SIMPLIFIED', 'TO_TRADITIONAL', 'REFS', 'FIELDS', 'DPO_LR', 'sequence_logps', 'dpo_loss',
+           'to_simplified', 'to_traditional', 'script_marks', 'script_counts', 'traditional_share', 'script_of',
+           'ref_kind', 'dpo_estimate', 'check_preferences', 'to_preferences', 'dpo_defaults', 'dpo_preflight',
+           'check_pairs', 'dpo_history', 'DPOResult', 'dpo_config', 'dpo', 'mixed_script_rows', 'script_pairs',
+           'script_report', 'unfuse', 'chat_replies']
 
 # %% ../nbs/07_dpo.ipynb #a293968a
 def sequence_logps(
@@ -94,7 +94,7 @@ def script_of(text:str)->str:
 
 # %% ../nbs/07_dpo.ipynb #51566073
 REFS = ('adapter', 'model', 'precomputed')   # where the reference log-probs come from
-FUSED_TOKENS, FUSED_VOCAB = 4096, 32768      # TRL's fused log-prob head works on tiles of at most this many tokens x vocabulary entries
+from .vram import FUSED_TOKENS, FUSED_VOCAB   # TRL's fused log-prob head: tiles of tokens x vocabulary entries
 
 def ref_kind(
     method:str,            # `full`, `lora` or `qlora`
@@ -117,16 +117,14 @@ def dpo_estimate(
 ):                         # a `llmbook.vram.Estimate`
     "Peak memory of a DPO step: the policy trained on 2 x batch sequences, TRL's fused log-prob head, the reference's weights."
     from llmbook.vram import estimate, arch, BYTES
-    est = estimate(model, method, 2*batch, seq_len, **knobs)
-    e, kind = BYTES[est.knobs['dtype']], ref_kind(method, ref_model, precompute)
-    head = min(2*batch*seq_len, FUSED_TOKENS)*min(arch(model).vocab, FUSED_VOCAB)*(e + 4)   # a logits tile + fp32 statistics
+    est = estimate(model, method, 2*batch, seq_len, **(dict(logits='fused') | knobs))   # the peak phase is chosen with the fused head
+    kind = ref_kind(method, ref_model, precompute)
     ref = 0.
     if kind == 'model':
         spec = getattr(ref_model, 'config', ref_model) or model
         ref = estimate(spec, 'infer', dtype=est.knobs['dtype'], quant='nf4' if method == 'qlora' else None).breakdown['weights']
-    shift = ref + head - est.breakdown['logits']
-    return replace(est, method=f'{method}-dpo', batch=batch, low=est.low + shift, high=est.high + shift, knobs=est.knobs | dict(ref=kind),
-                   breakdown=est.breakdown | dict(weights=est.breakdown['weights'] + ref, logits=head))
+    return replace(est, method=f'{method}-dpo', batch=batch, low=est.low + ref, high=est.high + ref, knobs=est.knobs | dict(ref=kind),
+                   breakdown=est.breakdown | dict(weights=est.breakdown['weights'] + ref))
 
 # %% ../nbs/07_dpo.ipynb #eb74ca8e
 FIELDS = ('prompt', 'chosen', 'rejected')
