@@ -172,10 +172,11 @@ def report(
 # %% ../nbs/00_hw.ipynb #71d65ea7
 def env_main(argv:list|None=None):
     "CLI: `llmbook env [--json]` prints the hardware report."
-    import argparse, json
-    p = argparse.ArgumentParser(prog='llmbook env', description='Detect hardware, tier and dtype.')
+    import json
+    from llmbook.cli import Parser
+    p = Parser(prog='llmbook env', description='Detect hardware, tier and dtype (memory in GB = 10^9 bytes).')
     p.add_argument('--json', action='store_true', help='print JSON')
     a = p.parse_args(argv)
-    r = report()
+    r = {k: round(v, 2) if isinstance(v, float) else v for k, v in report().items()}
     if a.json: print(json.dumps(r, ensure_ascii=False, indent=2)); return
-    for k,v in r.items(): print(f"{k:>14}: {round(v,2) if isinstance(v,float) else v}")
+    for k,v in r.items(): print(f"{k:>14}: {v}")

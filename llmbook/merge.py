@@ -583,10 +583,6 @@ def merge(
     return out
 
 # %% ../nbs/09_merge.ipynb #384b18a6
-class _Parser(argparse.ArgumentParser):
-    "argparse that reports usage errors as one line and exit status 2."
-    def error(self, message): print(f"llmbook: error: {message} (see `{self.prog} -h`)", file=sys.stderr); raise SystemExit(2)
-
 def _size(s:str)->int:
     m = re.fullmatch(r'\s*([\d.]+)\s*([KMGT]?)B?\s*', s.upper())
     if not m: raise argparse.ArgumentTypeError(f"not a size: {s!r} (e.g. 2GB, 500MB)")
@@ -594,7 +590,8 @@ def _size(s:str)->int:
 
 def merge_main(argv:list|None=None)->int:
     "`llmbook merge CONFIG.yml OUT_DIR [--random-seed N]`: a mergekit-style merge, streamed tensor by tensor."
-    p = _Parser(prog='llmbook merge', description='Merge models from a mergekit YAML config, one tensor at a time (safetensors in and out).')
+    from llmbook.cli import Parser   # usage errors: one line, exit status 2
+    p = Parser(prog='llmbook merge', description='Merge models from a mergekit YAML config, one tensor at a time (safetensors in and out).')
     p.add_argument('config', help='mergekit-style YAML config (merge_method, base_model, models or slices, parameters, dtype)')
     p.add_argument('out_dir', help='output model directory (written atomically)')
     p.add_argument('--random-seed', type=int, help='seed for DARE/DELLA masks (same seed, same masks as mergekit-yaml)')

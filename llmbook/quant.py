@@ -395,9 +395,7 @@ def read_gguf(path)->tuple:
 
 def gguf_main(argv:list|None=None)->int:
     "`llmbook gguf MODEL_DIR OUT.gguf --type q8_0`: export a HF Llama folder to GGUF for llama.cpp."
-    import argparse
-    class Parser(argparse.ArgumentParser):
-        def error(self, message): print(f"llmbook: error: {message}", file=sys.stderr); raise SystemExit(2)
+    from llmbook.cli import Parser   # usage errors: one line, exit status 2
     p = Parser(prog='llmbook gguf', description='Export a Hugging Face Llama folder (safetensors) to a llama.cpp GGUF file.')
     p.add_argument('model_dir', help='folder with config.json, *.safetensors and tokenizer files')
     p.add_argument('out', help='GGUF file to write (written atomically)')
