@@ -6,18 +6,19 @@ Docs: https://llmbook.github.io/llmbook/data.html.md"""
 
 # %% ../nbs/02_data.ipynb #25c53ccd
 from __future__ import annotations
-import hashlib, random, re, unicodedata, difflib, functools
+import hashlib, random, math, unicodedata, difflib, functools
+import regex as re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import NamedTuple
+from .schema import check_text, check_turns, check_answer  # field and turn checks (plumbing, no chapter of its own)
 
 # %% auto #0
 __all__ = ['ROLES', 'SHAREGPT_ROLES', 'CONVERTERS', 'Defect', 'DataError', 'from_alpaca', 'from_sharegpt', 'from_openai',
-           'from_preference', 'detect_format', 'convert', 'Report', 'validate', 'validate_batch', 'validate_dataset',
-           'changed_chars', 'to_zhtw', 'normalize_zhtw', 'norm_text', 'record_text', 'exact_dups', 'shingles',
-           'jaccard', 'minhash', 'minhash_jaccard', 'near_dups', 'dedup', 'train_val_split', 'split_leaks',
-           'token_lengths', 'length_stats', 'plot_lengths', 'padding_waste', 'pack_bfd', 'position_ids_for',
-           'block_causal_mask']
+           'from_preference', 'detect_format', 'convert', 'Report', 'validate', 'validate_dataset', 'changed_chars',
+           'to_zhtw', 'normalize_zhtw', 'norm_text', 'record_text', 'exact_dups', 'shingles', 'jaccard', 'minhash',
+           'minhash_jaccard', 'near_dups', 'dedup', 'train_val_split', 'split_leaks', 'token_lengths', 'length_stats',
+           'plot_lengths', 'padding_waste', 'pack_bfd', 'position_ids_for', 'block_causal_mask']
 
 # %% ../nbs/02_data.ipynb #79ca0136
 class Defect(NamedTuple):
@@ -37,49 +38,6 @@ class DataError(ValueError):
         if len(self.defects) > 30: lines.append(f"  ... and {len(self.defects)-30} more")
         super().__init__(f"{len(self.defects)} defect(s) in {len(rows)} row(s); fix them or use mode='drop':\n" + '\n'.join(lines))
 
-# %% ../nbs/02_data.ipynb #19b67990
-def _text(x, path:str, errs:list, required=True):
-    "Check one text field; record a defect and return None when it is unusable."
-    if x is None:
-        if required: errs.append((path, 'missing', 'required field is missing'))
-        return None
-    if not isinstance(x, str):
-        errs.append((path, 'type', f'content must be a string, got {type(x).__name__}')); return None
-    if not x.strip():
-        if required: errs.append((path, 'empty', 'content is empty or whitespace only'))
-        return None
-    return x
-
-def _order(roles:list, key:str, role_key:str, errs:list, last='assistant'):
-    "Check turn order: optional system first, then user/assistant alternating, ending with `last`."
-    start = 1 if roles and roles[0] == 'system' else 0
-    for i, r in enumerate(roles):
-        want = 'system' if i < start else ('user' if (i-start) % 2 == 0 else 'assistant')
-        if r != want:
-            prev = repr(roles[i-1]) if i else 'the start'
-            errs.append((f'{key}[{i}].{role_key}', 'order', f"expected {want!r} after {prev}, got {r!r}")); return
-    if len(roles) <= start: errs.append((key, 'order', 'no user turn')); return
-    if roles[-1] != last:
-        errs.append((f'{key}[{len(roles)-1}].{role_key}', 'order', f"last turn must be {last!r}, got {roles[-1]!r}"))
-
-def _turns(turns, key:str, role_key:str, text_key:str, role_map:dict, errs:list, last='assistant')->list:
-    "Validate a list of turns and return them as canonical messages."
-    if turns is None: errs.append((key, 'missing', 'required field is missing')); return []
-    if not isinstance(turns, list): errs.append((key, 'type', f'must be a list of turns, got {type(turns).__name__}')); return []
-    if not turns: errs.append((key, 'empty', 'has no turns')); return []
-    msgs, n0 = [], len(errs)
-    for i, t in enumerate(turns):
-        p = f'{key}[{i}]'
-        if not isinstance(t, dict): errs.append((p, 'type', f'a turn must be a dict, got {type(t).__name__}')); continue
-        r = t.get(role_key)
-        if r is None: errs.append((f'{p}.{role_key}', 'missing', 'turn has no role'))
-        elif not isinstance(r, str) or r not in role_map:
-            errs.append((f'{p}.{role_key}', 'role', f'unknown role {r!r}; expected one of {sorted(role_map)}'))
-        msgs.append({'role': role_map.get(r) if isinstance(r, str) else None,
-                     'content': _text(t.get(text_key), f'{p}.{text_key}', errs)})
-    if len(errs) == n0: _order([m['role'] for m in msgs], key, role_key, errs, last)
-    return msgs
-
 # %% ../nbs/02_data.ipynb #d333eaa4
 ROLES = {'system': 'system', 'user': 'user', 'assistant': 'assistant'}
 SHAREGPT_ROLES = {'system': 'system', 'human': 'user', 'user': 'user',
@@ -90,8 +48,8 @@ def from_alpaca(
 )->tuple:     # (canonical record, defects as (field, kind, message))
     "Alpaca record to `{'messages': [...]}`."
     errs = []
-    ins, out = _text(rec.get('instruction'), 'instruction', errs), _text(rec.get('output'), 'output', errs)
-    inp, sys_ = _text(rec.get('input'), 'input', errs, required=False), _text(rec.get('system'), 'system', errs, required=False)
+    ins, out = check_text(rec.get('instruction'), 'instruction', errs), check_text(rec.get('output'), 'output', errs)
+    inp, sys_ = check_text(rec.get('input'), 'input', errs, required=False), check_text(rec.get('system'), 'system', errs, required=False)
     if errs: return None, errs
     user = ins + (f'\n\n{inp}' if inp else '')
     return {'messages': ([{'role': 'system', 'content': sys_}] if sys_ else []) +
@@ -104,7 +62,7 @@ def from_sharegpt(
     errs, turns = [], rec.get('conversations')
     # some ShareGPT-style sets (LLaMA-Factory exports) use role/content inside `conversations`
     rk, ck = ('role', 'content') if turns and isinstance(turns[0], dict) and 'role' in turns[0] else ('from', 'value')
-    msgs = _turns(turns, 'conversations', rk, ck, SHAREGPT_ROLES, errs)
+    msgs = check_turns(turns, 'conversations', rk, ck, SHAREGPT_ROLES, errs)
     return (None if errs else {'messages': msgs}), errs
 
 def from_openai(
@@ -112,28 +70,18 @@ def from_openai(
 )->tuple:     # (canonical record, defects)
     "OpenAI-messages record, checked and copied to the canonical form."
     errs = []
-    msgs = _turns(rec.get('messages'), 'messages', 'role', 'content', ROLES, errs)
+    msgs = check_turns(rec.get('messages'), 'messages', 'role', 'content', ROLES, errs)
     return (None if errs else {'messages': msgs}), errs
 
 # %% ../nbs/02_data.ipynb #a1095e2b
-def _answer(a, key:str, errs:list):
-    "One preference answer: a string or `[{'role': 'assistant', 'content': ...}]`."
-    if isinstance(a, list):
-        if len(a) != 1 or not isinstance(a[0], dict):
-            errs.append((key, 'type', 'must be a string or a list with one assistant message')); return None
-        r = a[0].get('role')
-        if r != 'assistant': errs.append((f'{key}[0].role', 'role' if r is not None else 'missing', f"expected 'assistant', got {r!r}"))
-        return _text(a[0].get('content'), f'{key}[0].content', errs)
-    return _text(a, key, errs)
-
 def from_preference(
     rec:dict, # `prompt` (string or messages), `chosen`, `rejected` (string or one assistant message)
 )->tuple:     # (canonical record, defects)
     "Preference record to TRL's conversational form `{'prompt': [...], 'chosen': [...], 'rejected': [...]}`."
     errs, p = [], rec.get('prompt')
-    if isinstance(p, list): prompt = _turns(p, 'prompt', 'role', 'content', ROLES, errs, last='user')
-    else: prompt = [{'role': 'user', 'content': _text(p, 'prompt', errs)}]
-    ch, rj = _answer(rec.get('chosen'), 'chosen', errs), _answer(rec.get('rejected'), 'rejected', errs)
+    if isinstance(p, list): prompt = check_turns(p, 'prompt', 'role', 'content', ROLES, errs, last='user')
+    else: prompt = [{'role': 'user', 'content': check_text(p, 'prompt', errs)}]
+    ch, rj = check_answer(rec.get('chosen'), 'chosen', errs), check_answer(rec.get('rejected'), 'rejected', errs)
     if ch is not None and rj is not None and ch.strip() == rj.strip():
         errs.append(('rejected', 'identical', 'chosen and rejected are the same text; the pair teaches nothing'))
     if errs: return None, errs
@@ -224,6 +172,7 @@ def _features(keys):
     return Features({**{k: msg for k in keys}, 'defects': List({'row': Value('int64'), 'field': Value('string'),
                                                                  'kind': Value('string'), 'message': Value('string')})})
 
+# %% ../nbs/02_data.ipynb #75cf998c
 def validate_dataset(
     ds,               # a `datasets.Dataset` in one supported format
     fmt:str=None,     # its format; detected from the first row when None
@@ -288,12 +237,30 @@ def normalize_zhtw(
     return out, {'records': len(records), 'changed_records': n_rec, 'changed_chars': n_chr}
 
 # %% ../nbs/02_data.ipynb #a57df978
+_NARROW = r'(?:(?![\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}])[\p{L}\p{N}])'  # a letter or digit of a script written with spaces
+_OPS = set('%*/\\#&@()[]{}')   # punctuation that works as an operator or grouping: always kept
+
+def _near(s:str, i:int, step:int)->str:
+    "The character next to position `i` (step -1: before, 1: after), looking past one space."
+    j = i + step
+    if 0 <= j < len(s) and s[j] == ' ': j += step
+    return s[j] if 0 <= j < len(s) else ''
+
+def _meaningful(s:str, i:int)->bool:
+    "Does the punctuation mark `s[i]` change meaning? Operators, marks between digits (`1.5`), dashes at digits (`-3`)."
+    before, after = _near(s, i, -1).isdigit(), _near(s, i, 1).isdigit()
+    return s[i] in _OPS or (before and after) or (unicodedata.category(s[i]) == 'Pd' and (before or after))
+
 def norm_text(
     s:str, # any text
-)->str:    # NFKC, lower-case, no whitespace or punctuation
-    "Normalize text for exact-duplicate detection."
-    return re.sub(r'[\W_]+', '', unicodedata.normalize('NFKC', s).lower())
+)->str:    # NFKC, lower-case, without spacing and punctuation that change nothing
+    "Normalize text for exact-duplicate detection, keeping what changes meaning: how digits group, symbols, operators."
+    s = re.sub(r'\s+', ' ', unicodedata.normalize('NFKC', s).lower()).strip()   # full-width forms -> ASCII, one case
+    s = ''.join(' ' if unicodedata.category(c)[0] == 'P' and not _meaningful(s, i) else c for i, c in enumerate(s))
+    s = re.sub(r' ?([\p{P}\p{S}]) ?', r'\1', re.sub(' +', ' ', s))    # no spaces around the marks and symbols left
+    return re.sub(rf'(?<!{_NARROW}) | (?!{_NARROW})', '', s)          # a space stays only between words or numbers: `1 23`
 
+# %% ../nbs/02_data.ipynb #239bea73
 def record_text(
     rec, # a record (any format) or a string
 )->str:  # all its text fields joined by newlines, roles excluded
@@ -366,6 +333,7 @@ def near_dups(
             for key in keys: buckets[key].append(i)
     return out
 
+# %% ../nbs/02_data.ipynb #c620ff1d
 def dedup(
     records:list,        # records (any format) or strings
     threshold:float=0.7, # near-duplicate threshold (estimated Jaccard)
@@ -386,12 +354,12 @@ def dedup(
 # %% ../nbs/02_data.ipynb #3f91749a
 def train_val_split(
     records:list,       # records
-    val_frac:float=0.1, # fraction held out for validation
+    val_frac:float=0.1, # fraction held out for validation (rounded up, as `datasets` does)
     seed:int=0,         # shuffle seed
 )->tuple:               # (train, val)
-    "Seeded shuffle, then hold out `val_frac` of the records."
-    idx = list(range(len(records))); random.Random(seed).shuffle(idx)
-    n_val = max(1, round(len(records) * val_frac))
+    "Seeded shuffle, then hold out `val_frac` of the records: the same rows as `Dataset.train_test_split(test_size=val_frac, seed=seed)`."
+    import numpy as np
+    idx, n_val = np.random.default_rng(seed).permutation(len(records)), math.ceil(val_frac * len(records))
     return [records[i] for i in idx[n_val:]], [records[i] for i in idx[:n_val]]
 
 def split_leaks(
@@ -424,6 +392,7 @@ def length_stats(
     return {'n': len(a), 'mean': round(float(a.mean()), 1), 'min': int(a.min()),
             **{f'p{q}': int(np.percentile(a, q)) for q in (50, 90, 99)}, 'max': int(a.max())}
 
+# %% ../nbs/02_data.ipynb #77806251
 def plot_lengths(
     lengths:list,         # token lengths
     max_length:int=None,  # draw the truncation limit
@@ -450,6 +419,7 @@ def padding_waste(
         b = lengths[i:i+batch_size]; total += max(b) * len(b); pad += max(b) * len(b) - sum(b)
     return pad / total
 
+# %% ../nbs/02_data.ipynb #61750861
 def pack_bfd(
     lengths:list,   # sequence lengths
     max_length:int, # capacity of one packed row

@@ -18,19 +18,19 @@ GB = 1e9  # the book's one memory unit: decimal gigabytes (10**9 bytes), never G
 
 @dataclass(frozen=True)
 class Tier:
-    "One hardware tier: a VRAM budget and the dtype it trains in."
+    "One hardware tier: a VRAM budget, the dtype it trains in, and the smallest card it is chosen for."
     name:str      # tier id, e.g. `t4`
     vram_gb:float # usable accelerator memory budget in GB (0 for CPU)
     dtype:str     # default training dtype: `float32`, `float16` or `bfloat16`
     hardware:str  # typical hardware of this tier
+    min_card_gb:float=0.0 # a native-bf16 CUDA card with at least this much memory (GB) is classified here
 
 TIERS = {t.name: t for t in [
     Tier('cpu', 0.0, 'float32', 'CI / laptop CPU'),
     Tier('t4', 15.0, 'float16', 'free Colab / Kaggle T4 (sm_75, no native bf16)'),
-    Tier('24g', 24.0, 'bfloat16', 'L4 / A10 / RTX 3090-4090'),
-    Tier('80g', 80.0, 'bfloat16', 'A100 / H100'),
+    Tier('24g', 24.0, 'bfloat16', 'L4 / A10 / RTX 3090-4090', min_card_gb=20.0),
+    Tier('80g', 80.0, 'bfloat16', 'A100 / H100', min_card_gb=70.0),
 ]}
-
 
 # %% ../nbs/00_hw.ipynb #1f7ac254
 def native_bf16(
@@ -95,8 +95,9 @@ def classify(
 )->str:
     "Map a hardware report to a tier name."
     if info.accelerator != 'cuda': return 'cpu'
-    if not info.bf16 or info.vram_total_gb < 20: return 't4'
-    return '80g' if info.vram_total_gb >= 70 else '24g'
+    if not info.bf16: return 't4'
+    fits = [t for t in TIERS.values() if t.min_card_gb and info.vram_total_gb >= t.min_card_gb]
+    return max(fits, key=lambda t: t.min_card_gb).name if fits else 't4'
 
 # %% ../nbs/00_hw.ipynb #b598e7bf
 def budget_gb(

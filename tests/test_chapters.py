@@ -84,3 +84,12 @@ def test_restart_notice_when_an_imported_package_was_upgraded(capsys):
     chapter('00_hw', {'pytest': '0.0.1'})   # as if the install had just upgraded pytest, which this process imported
     line = capsys.readouterr().out.splitlines()[0]
     assert '重新啟動' in line and f'pytest 0.0.1 -> {version("pytest")}' in line
+
+@pytest.mark.parametrize('path', CHAPTERS, ids=lambda p: p.stem)
+def test_dev_only_cells_are_inert_outside_the_repo(path):
+    "nbdev is a dev extra: a reader's runtime has none, so its imports are guarded and the export runs only in the repo."
+    for c in _nb(path)['cells']:
+        if c['cell_type'] != 'code': continue
+        for line in _src(c).splitlines():
+            if re.match(r'\s*(from nbdev|import nbdev)', line): assert line.lstrip().startswith(('try:', 'if ')) or 'try:' in _src(c), line
+            if 'nbdev_export()' in line: assert line.startswith('if _cfg.exists()'), f'{path.name}: unguarded export {line!r}'

@@ -147,3 +147,41 @@ def test_packing_helpers():
     assert sorted(sorted(r) for r in rows) == [[0], [1, 2], [3, 4]]
     m = block_causal_mask(__import__('torch').tensor(position_ids_for([2, 2])))
     assert m.int().tolist() == [[1, 0, 0, 0], [1, 1, 0, 0], [0, 0, 1, 0], [0, 0, 1, 1]]
+
+def test_norm_text_keeps_what_changes_meaning():
+    from llmbook.data import norm_text, exact_dups
+    assert norm_text('計算 1+23') != norm_text('計算 12+3')          # an operator's place
+    assert norm_text('計算 1 23') != norm_text('計算 12 3')          # how digits group
+    assert norm_text('1.5 公尺') != norm_text('15 公尺') and norm_text('-3 度') != norm_text('3 度')
+    assert norm_text('(1+2)*3') != norm_text('1+2*3')
+    sums = ['計算 1+234', '計算 12+34', '計算 123+4', '計算 1 234', '計算 12 34', '計算 1234']
+    assert exact_dups(sums) == [None] * len(sums)
+    kept, rep = dedup([{'messages': [{'role': 'user', 'content': s}, {'role': 'assistant', 'content': '好'}]} for s in sums])
+    assert rep['exact'] == 0 and len(kept) + rep['near'] == len(sums)
+
+def test_norm_text_still_collapses_real_duplicates():
+    from llmbook.data import norm_text, exact_dups
+    one = ['計算 12+3', '計算　１２＋３。', ' 計算12 + 3 ', '計算12+3！']            # full/half width, spacing, punctuation
+    assert len({norm_text(s) for s in one}) == 1
+    assert norm_text('Ｈｅｌｌｏ，  World！') == norm_text('hello world') == 'hello world'
+    assert norm_text('今天 天氣　很好。') == norm_text('今天天氣很好')
+    assert norm_text('1，000 元') == norm_text('1,000元')
+    # Simplified and Traditional forms of one sentence: the pipeline converts (normalize_zhtw) before dedup
+    recs = [{'messages': [{'role': 'user', 'content': t}, {'role': 'assistant', 'content': '好'}]}
+            for t in ('这个软件的内存占用太高。', '這個軟體的記憶體佔用太高')]
+    assert exact_dups([str(r) for r in recs])[1] is None
+    normed, _ = normalize_zhtw(recs)
+    kept, rep = dedup(normed)
+    assert rep['exact'] == 1 and len(kept) == 1
+
+@pytest.mark.parametrize('n,frac,seed', [(7, .15, 0), (13, .15, 0), (60, .2, 0), (99, .1, 3), (250, .33, 7)])
+def test_train_val_split_is_datasets_split(n, frac, seed):
+    "Same rows, same order as `Dataset.train_test_split`; disjoint and complete."
+    from datasets import Dataset
+    from llmbook.data import train_val_split
+    recs = [{'i': i} for i in range(n)]
+    tr, va = train_val_split(recs, frac, seed=seed)
+    sp = Dataset.from_list(recs).train_test_split(test_size=frac, seed=seed)
+    assert (tr, va) == (sp['train'].to_list(), sp['test'].to_list())
+    assert sorted(r['i'] for r in tr + va) == list(range(n))
+    assert train_val_split(recs, frac, seed=seed) == (tr, va) and train_val_split(recs, frac, seed=seed + 1) != (tr, va)

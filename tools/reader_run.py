@@ -41,7 +41,8 @@ def sh(*cmd, **kw):
 
 def chapters(paths:list|None=None)->list:
     if paths: return [Path(p).resolve() for p in paths]
-    return sorted((ROOT/'nbs').glob('[0-9][0-9]_*.ipynb'))
+    has_code = lambda p: any(c['cell_type'] == 'code' for c in json.loads(p.read_text(encoding='utf-8'))['cells'])
+    return [p for p in sorted((ROOT/'nbs').glob('[0-9][0-9]_*.ipynb')) if has_code(p)]  # code-free pages (glossary) have nothing to run
 
 def declared_extras(paths:list)->list:
     "Union of the extras the chapters declare; each must exist in pyproject's optional dependencies."
