@@ -269,6 +269,7 @@ def distill(
     if check_memory: preflight_distill(student, teacher, method, tier, bs, max_length, kind, gc, _estimator_optim(kwargs.get('optim')), lora_r)
     from transformers import AutoTokenizer
     path = lambda m: isinstance(m, (str, os.PathLike))
+    if tokenizer is None and not path(student): raise ValueError('pass `tokenizer=` together with an already loaded student')
     tokenizer = tokenizer or AutoTokenizer.from_pretrained(student)
     t_tok = teacher_tokenizer or (AutoTokenizer.from_pretrained(teacher) if path(teacher) else tokenizer)
     common = dict(method=method, tier=tier, output_dir=output_dir, epochs=epochs, max_steps=max_steps, lr=lr, batch_size=bs,
