@@ -220,7 +220,7 @@ class DistillResult:
     generated:int|None=None  # sequence KD: teacher answers generated
     trainer:object=field(default=None, repr=False) # the TRL trainer
 
-DISTILL_DEFAULTS = dict(alpha=0.5, temperature=2.0, beta=0.5, lmbda=0.0)  # kd_loss; TRL GKD (off-policy unless lmbda > 0)
+DISTILL_DEFAULTS = dict(alpha=0.5, temperature=2.0, beta=0.0, lmbda=0.0)  # kd_loss; TRL GKD: forward KL (TRL's 0.5 stalls on unseen tokens, chapter 8), off-policy unless lmbda > 0
 
 # %% ../nbs/08_distill.ipynb #867af5d9
 def distill(
