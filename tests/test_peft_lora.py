@@ -4,7 +4,7 @@ import pytest, torch
 from torch import nn
 from transformers import LlamaConfig, LlamaForCausalLM
 from peft import LoraConfig, get_peft_model, PeftModel
-from llmbook.lora import LoRALinear, add_lora, n_params, to_peft, merge_lora, ATTN, ALL_LINEAR
+from llmbook.lora import LoRALinear, add_lora, to_peft, merge_lora, ATTN, ALL_LINEAR
 
 def tiny():
     torch.manual_seed(0)
@@ -27,14 +27,14 @@ def test_lora_equals_peft(targets, r, alpha, rslora):
     with torch.no_grad(): a, b, c = ours(IDS).logits, pm(IDS).logits, base(IDS).logits
     assert (a - b).abs().max() <= 1e-6
     assert (a - c).abs().max() > 1e-3          # the update is not trivial
-    assert pm.get_nb_trainable_parameters() == n_params(ours)
+    assert pm.get_nb_trainable_parameters() == (ours.num_parameters(only_trainable=True), ours.num_parameters())
 
 def test_lora_starts_as_identity_and_counts():
     base = tiny(); ours = add_lora(copy.deepcopy(base), ATTN, 8, 16)
     with torch.no_grad(): assert torch.equal(ours(IDS).logits, base(IDS).logits)
-    tr, tot = n_params(ours)
+    tr, tot = ours.num_parameters(only_trainable=True), ours.num_parameters()
     exp = sum(8 * (m.in_features + m.out_features) for n, m in base.named_modules() if n.split('.')[-1] in ATTN)
-    assert tr == exp and tot == n_params(base)[1] + exp
+    assert tr == exp and tot == base.num_parameters() + exp
 
 def test_merge_equals_adapter_and_roundtrip():
     base = tiny()

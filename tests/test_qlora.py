@@ -7,8 +7,8 @@ import bitsandbytes as bnb  # a dev dependency: imported, not skipped
 import bitsandbytes.functional as F
 from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM
 from peft import LoraConfig, get_peft_model
-from llmbook.qlora import (nf4_codebook, nf4_quantize, nf4_dequantize, pack_nibbles, double_quantize,
-                           double_dequantize, bits_per_param, quant_state_bits, bnb_4bit_config, cpu_safe_4bit)
+from llmbook.qlora import (nf4_codebook, nf4_quantize, nf4_dequantize, pack_nibbles, dynamic_map, double_quantize,
+                           double_dequantize, bnb_absmax, bits_per_param, quant_state_bits, bnb_4bit_config, cpu_safe_4bit)
 
 def test_codebook_equals_bnb():
     assert (nf4_codebook() - F.get_4bit_type('nf4', device='cpu')).abs().max() < 1e-6
@@ -21,15 +21,33 @@ def test_quantize_equals_bnb(blocksize):
     assert torch.equal(pack_nibbles(q), qb.flatten()) and torch.equal(a, st.absmax)
     assert (nf4_dequantize(q, a, w.shape) - F.dequantize_4bit(qb, st)).abs().max() < 1e-6
 
-def test_double_quant_error_matches_bnb_and_bits():
-    torch.manual_seed(0); w = torch.randn(256, 1024) * 0.02
+def test_dynamic_map_equals_bnb():
+    assert torch.equal(dynamic_map(), F.create_dynamic_map())
+
+@pytest.mark.parametrize('shape', [(256, 1024), (384, 128), (128, 344)])   # 4096, 768 (partial block), 688 scales
+def test_double_quant_equals_bnb(shape):
+    "Our 8-bit codes, second-level scales and offset are bitsandbytes' own, so the decoded absmax is equal bit for bit."
+    torch.manual_seed(0); w = torch.randn(*shape) * 0.02
     q, a = nf4_quantize(w)
-    ours = (w - nf4_dequantize(q, double_dequantize(*double_quantize(a)), w.shape)).abs().mean()
+    c, s, off = double_quantize(a)
     qb, st = F.quantize_4bit(w, blocksize=64, quant_type='nf4', compress_statistics=True)
-    ref = (w - F.dequantize_4bit(qb, st)).abs().mean()
-    assert abs(ours - ref) < 0.01 * ref
-    assert bits_per_param(double_quant=False) == 4.5
-    assert abs(bits_per_param() - 4.127) < 1e-3
+    assert st.nested and torch.equal(c, st.absmax) and torch.equal(s, st.state2.absmax) and torch.equal(off, st.offset)
+    assert torch.equal(double_dequantize(c, s, off), bnb_absmax(st))
+    assert (nf4_dequantize(q, double_dequantize(c, s, off), w.shape) - F.dequantize_4bit(qb, st)).abs().max() < 1e-6
+
+def test_double_quant_is_not_single():
+    "The equality above is not vacuous: without double quantization bitsandbytes keeps fp32 absmax, which ours is not."
+    torch.manual_seed(0); w = torch.randn(256, 1024) * 0.02
+    _, a = nf4_quantize(w)
+    _, st = F.quantize_4bit(w, blocksize=64, quant_type='nf4', compress_statistics=False)
+    assert not st.nested and torch.equal(bnb_absmax(st), a)
+    assert not torch.equal(double_dequantize(*double_quantize(a)), bnb_absmax(st))
+
+def test_bits_per_param():
+    torch.manual_seed(0); w = torch.randn(256, 1024) * 0.02
+    qb, st = F.quantize_4bit(w, blocksize=64, quant_type='nf4', compress_statistics=True)
+    qb1, st1 = F.quantize_4bit(w, blocksize=64, quant_type='nf4', compress_statistics=False)
+    assert quant_state_bits(qb1, st1) == bits_per_param(double_quant=False) == 4 + 32/64
     assert abs(quant_state_bits(qb, st) - bits_per_param()) < 1e-3
 
 def _tiny(path):

@@ -68,6 +68,7 @@ MODELS = {  # Hub id -> stand-in (one line each)
     'Qwen/Qwen2.5-7B-Instruct':          Model('qwen2_5', generation='qwen2_5'),
     'Qwen/Qwen2.5-14B-Instruct':         Model('qwen2_5', generation='qwen2_5'),
     'Qwen/Qwen2.5-32B-Instruct':         Model('qwen2_5', generation='qwen2_5'),
+    'Qwen/Qwen2.5-72B-Instruct':         Model('qwen2_5', generation='qwen2_5'),   # plan('06_qlora', '80g')
     'meta-llama/Llama-3.1-8B-Instruct':  Model('llama3_1', template='llama3_1.jinja', generation='llama3_1'),
     'meta-llama/Llama-3.1-70B-Instruct': Model('llama3_1', template='llama3_1.jinja', generation='llama3_1'),
     'meta-llama/Llama-3.3-70B-Instruct': Model('llama3_1', template='llama3_1.jinja', generation='llama3_1'),
