@@ -23,8 +23,8 @@ def main():
     out = {k: {'seconds': round(t, 4), 'torch_loaded': tl} for k, (t, tl) in res.items()}
     out['ratio_torch_over_llmbook'] = round(res['torch'][0] / res['llmbook'][0], 1)
     out['ratio_transformers_over_llmbook'] = round(res['transformers'][0] / res['llmbook'][0], 1)
-    out['what_import_llmbook_loads'] = subprocess.run([sys.executable, '-c', 'import sys; b=set(sys.modules); import llmbook, llmbook.hw, llmbook.cli; '
-        'print(sorted({m.split(".")[0] for m in set(sys.modules)-b}))'], capture_output=True, text=True, check=True).stdout.strip()
+    out['non_stdlib_packages_import_llmbook_loads'] = subprocess.run([sys.executable, '-c', 'import sys; b=set(sys.modules); import llmbook, llmbook.hw, llmbook.cli; '
+        'print(sorted({m.split(".")[0] for m in set(sys.modules)-b} - set(sys.stdlib_module_names) - {"_distutils_hack"}))'], capture_output=True, text=True, check=True).stdout.strip()
     out['setup'] = dict(repeat=a.repeat, loadavg_1min=round(os.getloadavg()[0], 2))
     print(json.dumps(out, indent=2))
     Path(a.out).parent.mkdir(parents=True, exist_ok=True); Path(a.out).write_text(json.dumps(out, indent=2) + '\n')

@@ -43,10 +43,12 @@ def plan(name:str, tiny:bool, cuda:bool, ci_log)->tuple:
     if s['kind'] == 'gpu' and not cuda: return (['--tiny'], '') if tiny and s.get('tiny_on_cpu') else (None, 'needs a CUDA GPU')
     if s['kind'] == 'llamacpp' and not _has('llama_cpp'): return None, 'needs llama-cpp-python (tools/llamacpp_wheel.sh)'
     if s['kind'] == 'log' and not tiny: return (['--ci-log', str(ci_log)], '') if ci_log else (None, 'no --ci-log given')
+    if name == 'chapter_times.py' and ci_log and not tiny: return ['--ci-log', str(ci_log)], ''   # CI's own reader-run timings
     return (['--tiny'] if tiny else s.get('full', [])), ''
 
 def run_one(name:str, argv:list, out:Path)->dict:
-    dest = out/Path(name).stem if SCRIPTS[name].get('out_dir') else out/f'{Path(name).stem}.json'
+    stem = Path(name).stem + ('-tiny' if '--tiny' in argv else '')   # a tiny run never overwrites a full-size result
+    dest = out/stem if SCRIPTS[name].get('out_dir') else out/f'{stem}.json'
     env = {**os.environ, 'HF_HUB_OFFLINE': '1', 'TOKENIZERS_PARALLELISM': 'false', 'MPLBACKEND': 'Agg'}
     l0, t0 = os.getloadavg()[0], time.perf_counter()
     r = subprocess.run([sys.executable, str(BENCH/name), *argv, '--out', str(dest)], cwd=ROOT, env=env, capture_output=True, text=True)
@@ -68,7 +70,9 @@ def _table(rows:list, cols:list)->str:
 def section(name:str, run:dict|None, why:str)->list:
     "Markdown lines for one bench: what ran (or which stored result is shown), then its numbers."
     s = SCRIPTS[name]
-    if run: src, d = f"measured in this run (`python bench/{name} {' '.join(run['argv'])}`, {run['seconds']} s, load average {run['loadavg_1min']})", _load(run['result'])
+    if run and run['argv'] == ['(previous run)']:
+        src, d = f"**previous result, not re-measured in this run** (not selected with --only): `{Path(run['result']).relative_to(ROOT) if Path(run['result']).is_relative_to(ROOT) else run['result']}`", _load(run['result'])
+    elif run: src, d = f"measured in this run (`python bench/{name} {' '.join(run['argv'])}`, {run['seconds']} s, load average {run['loadavg_1min']})", _load(run['result'])
     elif s.get('stored') and Path(s['stored']).exists():
         src, d = f"**stored result, not re-measured** ({why}): `{Path(s['stored']).relative_to(ROOT)}`", _load(s['stored'])
     else: return [f"## {name}", '', f"not run: {why}.", '']
@@ -78,9 +82,9 @@ def section(name:str, run:dict|None, why:str)->list:
     if name == 'import_time.py':
         out += [f"`import llmbook` {d['llmbook']['seconds']} s (loads torch: {d['llmbook']['torch_loaded']}); `import torch` is "
                 f"{d['ratio_torch_over_llmbook']}× that, `import transformers` + a model class {d['ratio_transformers_over_llmbook']}×.",
-                f"Top-level packages `import llmbook, llmbook.hw, llmbook.cli` adds: {d.get('what_import_llmbook_loads', '?')}."]
+                f"Packages outside the standard library that `import llmbook, llmbook.hw, llmbook.cli` loads: {d.get('non_stdlib_packages_import_llmbook_loads', '?')}."]
     elif name == 'chapter_times.py':
-        out += [_table(d['rows'], ['notebook', 'seconds', 'fraction_of_budget', 'passed', 'loadavg_1min']), '',
+        out += [f"runner: {d['setup']['runner']}.", '', _table(d['rows'], ['notebook', 'seconds', 'fraction_of_budget', 'passed', 'loadavg_1min']), '',
                 f"budget {d['setup']['budget_s']} s per chapter on CPU; over budget in this run: {', '.join(d['over_budget']) or 'none'}."]
     elif name == 'packing.py':
         out += [f"{d['setup']['model']}, {d['setup']['steps']} steps of batch {d['setup']['batch']}: real tokens/s padded "
@@ -107,7 +111,7 @@ def section(name:str, run:dict|None, why:str)->list:
                 _table(rows, ['chapter', 'tier', 'model', 'method', 'batch', 'seq_len', 'measured_gb', 'estimate_gb', 'error_pct'])]
     elif name == 'recipe_peaks.py':
         rows = d if isinstance(d, list) else []
-        cols = [c for c in ('chapter', 'tier', 'model', 'method', 'peak_gb', 'estimate_gb', 'budget_gb', 'gpu') if any(c in r for r in rows)]
+        cols = [c for c in ('chapter', 'tier', 'model', 'method', 'measured_gb', 'estimate_gb', 'budget_gb', 'ok', 'gpu') if any(c in r for r in rows)]
         out += [_table(rows, cols)]
     elif name == 'llamacpp_parity.py':
         out += [f"measured {d.get('measured_at')} on {d.get('machine', {}).get('cpu', d.get('machine'))}; model {d.get('model')}.", '',
@@ -121,11 +125,12 @@ def main(argv=None)->int:
     p.add_argument('--only', nargs='*', help='run only these benches (names without .py); the others are reported from bench/results')
     p.add_argument('--ci-log', type=Path, help='a saved scripts/test.sh log, for ci_times')
     p.add_argument('--out', type=Path, help='results folder (default bench/results; BENCHMARKS.md goes to the repo root only then)')
+    p.add_argument('--jobs', type=int, default=1, help='benches at once (only with --tiny: timings of a full run need the machine to themselves)')
     a = p.parse_args(argv)
     missing = sorted(f.name for f in BENCH.glob('*.py') if f.name not in SCRIPTS and f.name != 'run_all.py')
     if missing: sys.exit(f"bench/run_all.py does not know {', '.join(missing)}: add them to SCRIPTS")
     out = a.out or RESULTS; out.mkdir(parents=True, exist_ok=True)
-    cuda, runs, why = _cuda(), {}, {}
+    cuda, runs, why, todo = _cuda(), {}, {}, {}
     t0, l0 = time.time(), os.getloadavg()
     for name in SCRIPTS:
         stem = Path(name).stem
@@ -135,7 +140,11 @@ def main(argv=None)->int:
             if prev.exists(): runs[name] = dict(argv=['(previous run)'], rc=0, seconds='?', loadavg_1min='?', result=str(prev))
             else: why[name] = why[name] or 'not selected with --only'
             continue
-        if args is not None: runs[name] = run_one(name, args, out)
+        if args is not None: todo[name] = args
+    if a.jobs > 1 and not a.tiny: sys.exit('--jobs needs --tiny: full-size timings need the machine to themselves')
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(max(1, a.jobs)) as ex:
+        for name, r in zip(todo, ex.map(lambda n: run_one(n, todo[n], out), todo)): runs[name] = r
     head = ['# Benchmarks', '', f"Generated by `python bench/run_all.py{' --tiny' if a.tiny else ''}"
             + (f" --tiny-for {' '.join(a.tiny_for)}" if a.tiny_for else '') + f"` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: "
             f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, CUDA {'yes' if cuda else 'no'}, Python {platform.python_version()}; "

@@ -43,7 +43,7 @@ browser(){
   fi
 }
 tests(){ python -m pytest tests --durations=10; }
-bench_tiny(){ python bench/run_all.py --tiny --out "$(mktemp -d)"; }   # every bench script on a tiny setting (merge: matches mergekit)
+bench_tiny(){ python bench/run_all.py --tiny --jobs "$JOBS" --out "$(mktemp -d)"; }   # every bench script on a tiny setting (merge: matches mergekit)
 llamacpp(){
   # opt-in: llama-cpp-python has no CPU wheel (a ~6 min source build, cached in .cache/wheels/); results are stored in
   # bench/results/llamacpp.json either way
