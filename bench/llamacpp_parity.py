@@ -148,6 +148,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--out', default=str(ROOT/'bench'/'results'/'llamacpp.json'))
     p.add_argument('--kquant-model', help='HF Llama folder whose rows are multiples of 256 (default: random-weight stand-in)')
+    p.add_argument('--tiny', action='store_true', help='parity and tokenizer only, no K-quants (checks the script)')
     a = p.parse_args(argv)
     os.environ.setdefault('HF_HUB_OFFLINE', '1')
     import torch
@@ -165,7 +166,7 @@ def main(argv=None):
     rows, noperm = parity(tmp, base, tok, seqs)
     tk, ct = tokenizer_and_template(tmp, tok, texts)
     qv = quantizer_vs_ours(tmp)
-    kq = kquants(tmp, tok, seqs, Path(a.kquant_model) if a.kquant_model else None)
+    kq = None if a.tiny else kquants(tmp, tok, seqs, Path(a.kquant_model) if a.kquant_model else None)
     build = ROOT/'.cache'/'wheels'/'llama_cpp_build.json'
     res = dict(measured_at=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()), machine=_machine(), versions=_versions(),
                llama_cpp_build=json.loads(build.read_text()) if build.exists() else None,

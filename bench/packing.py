@@ -6,6 +6,7 @@ Trains the same model on the same chat data with TRL's SFTTrainer, `packing=Fals
 synthetic conversations with a wide length spread, where padding is expensive.
 
     python bench/packing.py [--data lab|mixed] [--steps 20] [--out bench/results/packing-lab.json]
+    python bench/packing.py --tiny   # 3 steps on 64 rows: checks the script
 """
 import argparse, json, os, random, tempfile, time
 os.environ.setdefault('TOKENIZERS_PARALLELISM', 'false')
@@ -76,7 +77,9 @@ def main():
     p.add_argument('--steps', type=int, default=20); p.add_argument('--batch', type=int, default=8)
     p.add_argument('--max-length', type=int, default=256); p.add_argument('--n', type=int, default=800)
     p.add_argument('--data', choices=['lab', 'mixed'], default='lab'); p.add_argument('--out', default=None)
+    p.add_argument('--tiny', action='store_true', help='3 steps on 64 rows (checks the script, not the numbers)')
     a = p.parse_args()
+    if a.tiny: a.steps, a.n, a.max_length = 3, 64, 64
     a.out = a.out or f'bench/results/packing-{a.data}.json'
     import torch; torch.set_num_threads(min(2, os.cpu_count() or 1))
     if a.data == 'lab':

@@ -102,8 +102,10 @@ def main(argv=None)->int:
     ap.add_argument('--budget-s', type=float, default=1e9, help='start no new plan after this many seconds')
     ap.add_argument('--tokenizer', default=None, help='folder with the Qwen2.5 tokenizer files (default: npm cache)')
     ap.add_argument('--dry-run', action='store_true')
+    ap.add_argument('--tiny', action='store_true', help='one plan, one step; a dry run on CPU (checks the script)')
     a = ap.parse_args(argv)
     import torch
+    if a.tiny: a.plans, a.steps, a.dry_run = ['05_lora:t4'], 1, a.dry_run or not torch.cuda.is_available()
     if not a.dry_run and not torch.cuda.is_available(): print('recipe_peaks: needs a CUDA GPU (or --dry-run)'); return 2
     if a.tokenizer: tok_dir = Path(a.tokenizer)
     else:

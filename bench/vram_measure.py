@@ -23,7 +23,9 @@ def main(argv=None):
     p.add_argument('--quick', action='store_true', help='t4 plans only'); p.add_argument('--no-extra', action='store_true')
     p.add_argument('--out', default=str(Path(__file__).parent))
     p.add_argument('--budget-s', type=float, default=1e9, help='measure nothing new after this many seconds')
+    p.add_argument('--tiny', action='store_true', help='the t4 plans only, within 60 s (needs a GPU like every run)')
     a = p.parse_args(argv)
+    if a.tiny: a.quick, a.budget_s = True, min(a.budget_s, 60)
     import time, torch
     if not torch.cuda.is_available(): print('vram_measure: needs a CUDA GPU; nothing measured'); return 2
     from llmbook import vram

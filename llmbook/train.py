@@ -12,9 +12,9 @@ from .hw import TIERS, tier as detect_tier, rehearsal, REHEARSAL_STEPS
 
 
 # %% auto #0
-__all__ = ['METHODS', 'assistant_labels', 'sft_loss', 'graded_text', 'check_labels', 'recipe_precision', 'fp16_safe_adapters',
-           'sft_defaults', 'count_params', 'preflight', 'batch_plan', 'want_unsloth', 'load_for_sft', 'to_dataset',
-           'loss_history', 'SFTResult', 'sft_config', 'sft', 'plot_history']
+__all__ = ['METHODS', 'assistant_labels', 'sft_loss', 'graded_text', 'check_labels', 'check_tokenizer', 'recipe_precision',
+           'fp16_safe_adapters', 'sft_defaults', 'count_params', 'preflight', 'batch_plan', 'want_unsloth',
+           'load_for_sft', 'to_dataset', 'loss_history', 'SFTResult', 'sft_config', 'sft', 'plot_history']
 
 # %% ../nbs/04_sft.ipynb #08d2be5f
 def assistant_labels(
@@ -56,6 +56,10 @@ def check_labels(
     k = min(n, len(ds))
     b = trainer.data_collator([ds[i] for i in range(k)])
     graded = int((b['labels'] != -100).sum())
+    eos = tok.eos_token_id
+    if graded and eos is not None and tok.pad_token_id == eos and not (b['labels'] == eos).any():
+        raise ValueError(f"the pad token is the EOS token {tok.eos_token!r} and the collator masks it out of the labels: the model "
+                         "never learns to stop; give the tokenizer a distinct pad token, or a collator that grades the EOS ending each reply")
     if graded == 0: raise ValueError(f"the first {k} training examples grade no token: the chat template marks no assistant reply, "
                                      "or max_length cuts the replies off; nothing would be learned")
     if not assistant_only or getattr(trainer.args, 'packing', False) or len(ds) != len(rows) or 'messages' not in rows.column_names: return graded
@@ -71,6 +75,20 @@ def check_labels(
             raise ValueError(f"example {i} grades {bad.numel()} prompt tokens ({tok.decode(b['input_ids'][i][bad])!r}); "
                              "only assistant replies should be graded: check the template's {% generation %} block and the collator")
     return graded
+
+def check_tokenizer(
+    model,  # the model that will train
+    tok,    # its tokenizer
+    rows,   # the training `Dataset`
+):
+    "Fail before tokenizing when chat data meets a tokenizer without a chat template, or the tokenizer outgrows the model's vocabulary."
+    if 'messages' in getattr(rows, 'column_names', []) and not getattr(tok, 'chat_template', None):
+        raise ValueError(f"tokenizer {getattr(tok, 'name_or_path', '') or type(tok).__name__} has no chat template, so chat data "
+                         "(`messages`) cannot be rendered: set `tokenizer.chat_template` (e.g. the instruct model's)")
+    n = model.get_input_embeddings().num_embeddings
+    if len(tok) > n:
+        raise ValueError(f"the tokenizer has {len(tok)} tokens but the model's embedding has {n} rows: ids {n}..{len(tok)-1} "
+                         "would index past it; use the model's own tokenizer, or `model.resize_token_embeddings(len(tokenizer))`")
 
 
 # %% ../nbs/04_sft.ipynb #47fd9a42
@@ -192,6 +210,21 @@ def _lora_config(r, alpha, dropout, target_modules):
     from peft import LoraConfig
     return LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=target_modules, task_type='CAUSAL_LM')
 
+def _check_source(
+    model:str,          # model id or path
+    allow_pickle:bool,  # pickled weights accepted
+):
+    "A local path must exist and hold safetensors weights (pickled-only folders are refused unless opted in)."
+    from pathlib import Path
+    p = Path(model).expanduser()
+    if not p.exists():
+        if p.is_absolute() or model.startswith(('.', '~')) or model.count('/') > 1: raise FileNotFoundError(f"no such model folder: {model}")
+        return   # a Hub id
+    if p.is_dir() and not allow_pickle and not list(p.glob('*.safetensors')):
+        pk = sorted(f.name for g in ('*.bin', '*.pt', '*.pth', '*.ckpt', '*.pkl') for f in p.glob(g))
+        if pk: raise ValueError(f"{model} holds only pickled weights ({', '.join(pk)}), which can run code when loaded; convert them to "
+                                "safetensors, or pass `allow_pickle=True` if you trust the files")
+
 def load_for_sft(
     model,                 # model id/path, or an already loaded `PreTrainedModel`
     tokenizer=None,        # tokenizer (loaded from `model` when None)
@@ -204,6 +237,7 @@ def load_for_sft(
     gradient_checkpointing:bool=False, # passed to Unsloth's own checkpointing
     seed:int=0,
     trust_remote_code:bool=False,
+    allow_pickle:bool=False, # also load pickled weights (.bin/.pt run code when unpickled): only for files you trust
 ):
     "Load (or wrap) the model and tokenizer for a method; returns `(model, tokenizer)`, PEFT-wrapped for LoRA/QLoRA."
     import torch
@@ -222,14 +256,18 @@ def load_for_sft(
         return m, (tokenizer or t)
     from transformers import AutoModelForCausalLM, AutoTokenizer
     if isinstance(model, (str, os.PathLike)):
-        kw = dict(dtype=td, trust_remote_code=trust_remote_code)
+        _check_source(str(model), allow_pickle)
+        kw = dict(dtype=td, trust_remote_code=trust_remote_code, use_safetensors=None if allow_pickle else True)
         if method == 'qlora':
             from llmbook.qlora import bnb_4bit_config
             kw['quantization_config'] = bnb_4bit_config(dtype)  # NF4 + double quantization, computing in `dtype`
             # 4-bit weights live where they compute: this process's GPU (its LOCAL_RANK under accelerate/torchrun) or CPU
             kw['device_map'] = {'': int(os.environ.get('LOCAL_RANK', 0))} if torch.cuda.is_available() else 'cpu'
         tokenizer = tokenizer or AutoTokenizer.from_pretrained(model, trust_remote_code=trust_remote_code)
-        model = AutoModelForCausalLM.from_pretrained(model, **kw)
+        try: model = AutoModelForCausalLM.from_pretrained(model, **kw)
+        except Exception as e:
+            if type(e).__name__ != 'SafetensorError': raise
+            raise OSError(f"{model}: a safetensors file is corrupt or truncated ({e}); copy or download it again") from None
     elif method == 'qlora':
         raise ValueError("QLoRA quantizes at load time: pass a model id or path, not a loaded model")
     if tokenizer is None: raise ValueError("pass `tokenizer=` together with an already loaded model")
@@ -396,6 +434,7 @@ def sft(
     from transformers.trainer_utils import get_last_checkpoint
     train_ds, eval_ds = to_dataset(train), to_dataset(eval_data)
     if early_stopping_patience and eval_ds is None: raise ValueError('early stopping needs `eval_data`')
+    check_tokenizer(model, tokenizer, train_ds)
     cfg = sft_config(run, method, output_dir, epochs=epochs, max_steps=max_steps, lr=lr, batch_size=bs, grad_accum=ga,
                      max_length=max_length, assistant_only_loss=assistant_only_loss, gradient_checkpointing=gc and not fast,
                      has_eval=eval_ds is not None, eval_steps=eval_steps, save_steps=save_steps,

@@ -43,7 +43,7 @@ browser(){
   fi
 }
 tests(){ python -m pytest tests --durations=10; }
-merge_bench(){ python bench/merge.py --tiny --out "$(mktemp -d)/merge-tiny.json"; }
+bench_tiny(){ python bench/run_all.py --tiny --jobs "$JOBS" --out "$(mktemp -d)"; }   # every bench script on a tiny setting (merge: matches mergekit)
 llamacpp(){
   # opt-in: llama-cpp-python has no CPU wheel (a ~6 min source build, cached in .cache/wheels/); results are stored in
   # bench/results/llamacpp.json either way
@@ -64,6 +64,6 @@ run "rehearsal: every chapter's #| cuda cells on CPU against stand-ins (scripts/
 run "docs site and README (build_docs: site -> docs/, README.md must be current)" site
 run "browser for the site check" browser
 run "pytest" tests
-run "merge bench, tiny setting (bench/merge.py runs and matches mergekit; full size: python bench/merge.py)" merge_bench
+run "benchmarks, tiny setting (bench/run_all.py --tiny; full size by hand: python bench/run_all.py -> BENCHMARKS.md)" bench_tiny
 run "llama.cpp parity (opt-in)" llamacpp
 run "unsloth in its own venv (tools/unsloth_smoke.sh)" unsloth

@@ -20,7 +20,22 @@ def files(tmp_path_factory):
     (d/'gpt2'/'config.json').write_text(json.dumps(dict(model_type='gpt2', n_embd=768, n_layer=12, n_head=12, vocab_size=50257)))
     (d/'bad.yml').write_text('merge_method: ties\nmodels: [oops\n')
     (d/'list.yml').write_text('- just\n- a list\n')
+    _bad_models(d)
     return d
+
+def _bad_models(d):
+    "Tiny Llama folders for the model-file cases: different shapes, truncated, pickled-only, a tokenizer larger than the model."
+    import torch, shutil
+    from transformers import LlamaConfig, LlamaForCausalLM
+    from llmbook import lab
+    base = dict(vocab_size=64, hidden_size=16, intermediate_size=32, num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=2)
+    for name, kw in (('a', {}), ('b', dict(intermediate_size=48))):
+        torch.manual_seed(0); LlamaForCausalLM(LlamaConfig(**base | kw)).save_pretrained(d/name)
+    lab.tokenizer().save_pretrained(d/'labtok')
+    shutil.copytree(d/'a', d/'trunc'); f = d/'trunc'/'model.safetensors'; f.write_bytes(f.read_bytes()[:f.stat().st_size//2])
+    (d/'pk').mkdir(); shutil.copy(d/'a'/'config.json', d/'pk'); (d/'pk'/'pytorch_model.bin').write_bytes(b'never unpickled')
+    pair = lambda x, y: f"merge_method: linear\nmodels:\n  - model: {d/x}\n    parameters: {{weight: 0.5}}\n  - model: {d/y}\n    parameters: {{weight: 0.5}}\n"
+    for name, (x, y) in dict(shapes=('a', 'b'), trunc=('a', 'trunc'), pk=('a', 'pk')).items(): (d/f'{name}.yml').write_text(pair(x, y))
 
 BAD = [  # (id, argv with {d} for the temp folder, extra environment, exit status, text the line must contain)
     ('unknown-command',   ['frobnicate'], None, 2, "invalid choice: 'frobnicate'"),
@@ -48,6 +63,14 @@ BAD = [  # (id, argv with {d} for the temp folder, extra environment, exit statu
     ('merge-not-mapping', ['merge', '{d}/list.yml', '{d}/out'], None, 1, 'YAML mapping'),
     ('gguf-no-dir',       ['gguf', '{d}/missing', '{d}/x.gguf'], None, 1, 'is not a folder'),
     ('gguf-bad-type',     ['gguf', '{d}/gpt2', '{d}/x.gguf', '--type', 'q3'], None, 2, "invalid choice: 'q3'"),
+    # model files (the catalogue in tests/test_errors.py names these ids)
+    ('vram-offline-hub-id', ['vram', 'llmbook-test/not-a-cached-model'], None, 2, "cannot read a config for 'llmbook-test/not-a-cached-model'"),
+    ('merge-shapes-differ', ['merge', '{d}/shapes.yml', '{d}/out'], None, 1, 'tensor model.layers.0.mlp.down_proj.weight: shapes differ'),
+    ('merge-truncated',   ['merge', '{d}/trunc.yml', '{d}/out'], None, 1, 'incomplete metadata'),
+    ('merge-pickled',     ['merge', '{d}/pk.yml', '{d}/out'], None, 1, 'only pickled weights'),
+    ('gguf-truncated',    ['gguf', '{d}/trunc', '{d}/x.gguf'], None, 1, 'incomplete metadata'),
+    ('gguf-pickled',      ['gguf', '{d}/pk', '{d}/x.gguf'], None, 1, 'only pickled weights'),
+    ('gguf-vocab-mismatch', ['gguf', '{d}/a', '{d}/x.gguf', '--tokenizer', '{d}/labtok'], None, 1, "but the model's vocab_size is 64"),
 ]
 
 @pytest.mark.parametrize('argv,env,code,text', [b[1:] for b in BAD], ids=[b[0] for b in BAD])
