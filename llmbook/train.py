@@ -14,7 +14,8 @@ from .hw import TIERS, tier as detect_tier, rehearsal, REHEARSAL_STEPS
 # %% auto #0
 __all__ = ['METHODS', 'assistant_labels', 'sft_loss', 'graded_text', 'check_labels', 'check_tokenizer', 'recipe_precision',
            'fp16_safe_adapters', 'sft_defaults', 'count_params', 'preflight', 'batch_plan', 'want_unsloth',
-           'load_for_sft', 'to_dataset', 'loss_history', 'SFTResult', 'sft_config', 'sft', 'plot_history']
+           'load_for_sft', 'to_dataset', 'loss_history', 'SFTResult', 'sft_config', 'CheckpointWarning',
+           'checkpoint_problem', 'last_checkpoint', 'atomic_checkpoints', 'sft', 'plot_history']
 
 # %% ../nbs/04_sft.ipynb #08d2be5f
 def assistant_labels(
@@ -354,6 +355,106 @@ def sft_config(
     return cfg | kwargs
 
 
+# %% ../nbs/04_sft.ipynb #60904439
+_save_hook = None  # tests only: `_save_hook(stage, path)` at 'saving' (weights written, optimizer not yet) and 'saved'
+
+class CheckpointWarning(UserWarning):
+    "A checkpoint in `output_dir` cannot be resumed from; an earlier one is used instead."
+
+def _safetensors_problem(path)->str|None:
+    "A truncated or malformed safetensors file, judged from its header and size (nothing is loaded)."
+    import json, struct
+    size = os.path.getsize(path)
+    with open(path, 'rb') as f:
+        head = f.read(8)
+        if len(head) < 8: return 'shorter than its header'
+        n = struct.unpack('<Q', head)[0]
+        if 8 + n > size: return 'header runs past the end of the file'
+        try: meta = json.loads(f.read(n))
+        except ValueError: return 'header is not valid JSON'
+    end = max([v['data_offsets'][1] for k, v in meta.items() if k != '__metadata__'] or [0])
+    return None if 8 + n + end == size else f'{size} bytes where the header describes {8 + n + end}'
+
+def checkpoint_problem(
+    path, # a `checkpoint-N` directory written by the trainer
+)->str|None: # why it cannot be resumed from, or None when it is complete
+    "Check a checkpoint before resuming: trainer state for step N, weights, optimizer and scheduler all present and whole."
+    import json, re, zipfile
+    from pathlib import Path
+    p = Path(path)
+    try: step = json.loads((p/'trainer_state.json').read_text())['global_step']
+    except (OSError, ValueError, KeyError) as e: return f'trainer_state.json unreadable ({type(e).__name__})'
+    if (m := re.search(r'(\d+)$', p.name)) and int(m[1]) != step: return f'trainer_state.json says step {step}'
+    weights = sorted(p.glob('*.safetensors'))
+    if not weights: return 'no *.safetensors weights'
+    for w in weights:
+        if why := _safetensors_problem(w): return f'{w.name}: {why}'
+    for f in ('optimizer.pt', 'scheduler.pt'):  # torch archives are zip files: a truncated one has no central directory
+        try: zipfile.ZipFile(p/f).close()
+        except (OSError, zipfile.BadZipFile) as e: return f'{f}: {e}'
+    return None
+
+def last_checkpoint(
+    output_dir, # a training `output_dir`
+)->str|None:   # path of the newest complete checkpoint, or None
+    "The newest checkpoint that `checkpoint_problem` accepts; warns (`CheckpointWarning`) for each newer one it skips."
+    import re, warnings
+    from pathlib import Path
+    found = [(int(m[1]), p) for p in Path(output_dir).glob('checkpoint-*') if p.is_dir() and (m := re.fullmatch(r'checkpoint-(\d+)', p.name))]
+    for _, p in sorted(found, reverse=True):
+        if not (why := checkpoint_problem(p)): return str(p)
+        warnings.warn(f'{p} is unusable ({why}); falling back to the previous checkpoint', CheckpointWarning, stacklevel=2)
+    return None
+
+def _fsync_tree(path):
+    "Flush every file under `path` (and the directories) to disk before the rename publishes them."
+    for root, _, files in os.walk(path):
+        for name in files + ['.']:
+            fd = os.open(os.path.join(root, name), os.O_RDONLY)
+            try: os.fsync(fd)
+            finally: os.close(fd)
+
+def atomic_checkpoints(
+    trainer_cls, # a `transformers.Trainer` subclass (e.g. TRL's `SFTTrainer`)
+):
+    "`trainer_cls` whose checkpoints are written to a hidden staging folder and renamed into place once complete."
+    import shutil
+    class AtomicCheckpoints(trainer_cls):
+        _staging = None
+        def _get_output_dir(self, trial):  # during a save the trainer writes `checkpoint-N` under the staging folder
+            return self._staging or super()._get_output_dir(trial)
+        def _save_optimizer_and_scheduler(self, output_dir):
+            if _save_hook: _save_hook('saving', output_dir)
+            return super()._save_optimizer_and_scheduler(output_dir)
+        def _save_checkpoint(self, model, trial, *a, **kw):
+            run_dir = super()._get_output_dir(trial)
+            name = f'checkpoint-{self.state.global_step}'
+            staging = os.path.join(run_dir, f'.staging-{name}')   # get_last_checkpoint never matches it
+            if self.args.should_save: shutil.rmtree(staging, ignore_errors=True)   # left by a kill during an earlier save
+            self.accelerator.wait_for_everyone()
+            self._staging = staging
+            try: super()._save_checkpoint(model, trial, *a, **kw)
+            finally: self._staging = None
+            self.accelerator.wait_for_everyone()   # every process wrote its RNG state
+            if not self.args.should_save: return
+            tmp, final = os.path.join(staging, name), os.path.join(run_dir, name)
+            if self.state.best_model_checkpoint == tmp:
+                self.state.best_model_checkpoint = final
+                self.state.save_to_json(os.path.join(tmp, 'trainer_state.json'))
+            _fsync_tree(tmp)
+            if os.path.exists(final): os.replace(final, os.path.join(staging, 'replaced'))   # e.g. a corrupt one skipped on resume
+            os.replace(tmp, final)
+            shutil.rmtree(staging)
+            if self.args.save_total_limit:
+                if hasattr(self, '_rotate_checkpoints'): self._rotate_checkpoints(use_mtime=False, output_dir=run_dir)
+                else:
+                    from transformers.trainer_utils import rotate_checkpoints
+                    rotate_checkpoints(output_dir=run_dir, save_total_limit=self.args.save_total_limit,
+                                       best_model_checkpoint=self.state.best_model_checkpoint, use_mtime=False)
+            if _save_hook: _save_hook('saved', final)
+    AtomicCheckpoints.__name__ = AtomicCheckpoints.__qualname__ = f'Atomic{trainer_cls.__name__}'
+    return AtomicCheckpoints
+
 # %% ../nbs/04_sft.ipynb #2d389048
 def _plan_args(plan, **given)->dict:
     "The recipe arguments a plan sets; an argument given both ways is an error."
@@ -389,7 +490,7 @@ def sft(
     save_steps:int|None=None,     # checkpoint every N steps (None: no checkpoints unless early stopping)
     eval_steps:int|None=None,     # evaluate every N steps (needs `eval_data`)
     early_stopping_patience:int|None=None, # stop after N evals without improvement; restores the best model
-    resume:bool|str=False,        # True: continue from the last checkpoint in `output_dir` (or a checkpoint path)
+    resume:bool|str=False,        # True: continue from the newest complete checkpoint in `output_dir` (or a checkpoint path)
     use_unsloth='auto',           # Unsloth fast path: True / False / 'auto' (GPU + installed)
     check_memory:bool=True,       # VRAM/RAM preflight before loading anything
     seed:int=0,
@@ -431,7 +532,6 @@ def sft(
                                     target_modules, gc, seed)
     from trl import SFTConfig, SFTTrainer
     from transformers import EarlyStoppingCallback
-    from transformers.trainer_utils import get_last_checkpoint
     train_ds, eval_ds = to_dataset(train), to_dataset(eval_data)
     if early_stopping_patience and eval_ds is None: raise ValueError('early stopping needs `eval_data`')
     check_tokenizer(model, tokenizer, train_ds)
@@ -445,21 +545,22 @@ def sft(
         import datasets
         from transformers.utils import logging as hf_logging
         hf_logging.disable_progress_bar(); datasets.disable_progress_bars()
-    trainer = SFTTrainer(model=model, args=SFTConfig(**cfg), train_dataset=train_ds, eval_dataset=eval_ds,
+    trainer = atomic_checkpoints(SFTTrainer)(model=model, args=SFTConfig(**cfg), train_dataset=train_ds, eval_dataset=eval_ds,
                          processing_class=tokenizer, callbacks=cbs)
     fp16_safe_adapters(trainer.model, tier)   # TRL casts QLoRA adapters to bf16, which fp16's grad scaler cannot unscale
     check_labels(trainer, train_ds, assistant_only_loss)
     if quiet:
         from transformers import PrinterCallback, ProgressCallback
         for c in (PrinterCallback, ProgressCallback): trainer.remove_callback(c)
-    ckpt = resume if isinstance(resume, str) else None
+    ckpt = str(resume) if isinstance(resume, (str, os.PathLike)) else None
+    if ckpt and (why := checkpoint_problem(ckpt)): raise ValueError(f"cannot resume from {ckpt}: {why}")
     if resume is True:
-        ckpt = get_last_checkpoint(str(output_dir)) if os.path.isdir(output_dir) else None
+        ckpt = last_checkpoint(output_dir) if os.path.isdir(output_dir) else None
         if ckpt is None: print(f"[llmbook] no checkpoint in {output_dir}; starting from scratch.")
+    if ckpt: print(f"[llmbook] resuming from {ckpt}")
     trainer.train(resume_from_checkpoint=ckpt)
     return SFTResult(trainer.model, tokenizer, loss_history(trainer.state.log_history), trainer.state.global_step,
                      str(output_dir), 'unsloth' if fast else 'transformers', tier, method, trainer)
-
 
 # %% ../nbs/04_sft.ipynb #82078d39
 def plot_history(
