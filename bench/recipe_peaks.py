@@ -69,9 +69,10 @@ def run_one(chapter:str, tier:str, steps:int, tok_dir:Path, work:Path, dry:bool)
     if not dry:
         total = torch.cuda.get_device_properties(0).total_memory
         torch.cuda.set_per_process_memory_fraction(min(1.0, budget*GB/total))
-        torch.cuda.empty_cache(); torch.cuda.reset_peak_memory_stats()
+        import gc; gc.collect(); torch.cuda.empty_cache(); torch.cuda.reset_peak_memory_stats()
+        row['start_gb'] = round(torch.cuda.memory_allocated()/GB, 3)   # left by earlier plans in this process (part of the peak)
     est = p.estimate(tier)
-    row.update(budget_gb=budget, estimate_gb=round(est.allocated/GB, 3), estimate_total_gb=round(est.total/GB, 3))
+    row.update(budget_gb=budget, estimate_gb=round(est.allocated/GB, 3), estimate_total_gb=round(est.total/GB, 3), estimate_phase=est.phase)
     t0 = time.time()
     try:
         r = sft(train=data, plan=replace(p, model=str(d)), tier='cpu' if dry else tier, max_steps=steps, output_dir=str(work/f'run-{chapter}-{tier}'),

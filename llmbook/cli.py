@@ -105,6 +105,7 @@ def _vram_parser()->Parser:
     from llmbook.vram import METHODS, OPTIMIZERS
     from llmbook.train import sft_defaults
     ckpt = [t for t in TIERS if sft_defaults(t, 'lora')['gradient_checkpointing']]
+    d = sft_defaults('t4', 'lora'); eff = d['per_device_train_batch_size']*d['gradient_accumulation_steps']
     p = Parser(prog='llmbook vram', description='Estimate training/inference memory (GB = 10^9 bytes) and check it against a tier. '
                "Knobs you leave out are what the recipe (llmbook.train.sft) uses on --tier (24g's without --tier). Exit status 1: does not fit.")
     p.add_argument('model', help='shipped Hub id (e.g. Qwen/Qwen2.5-7B-Instruct), local model directory, or `lab`')
@@ -117,6 +118,8 @@ def _vram_parser()->Parser:
     p.add_argument('--precision', choices=['amp', 'pure'], help="amp: fp32 trainable weights under 16-bit autocast; pure: all in --dtype (default: the recipe's)")
     p.add_argument('--grad-ckpt', action=argparse.BooleanOptionalAction, default=None,
                    help=f"gradient checkpointing (default: the recipe's, on for {', '.join(ckpt)})")
+    p.add_argument('--grad-accum', type=positive, help="micro-batches per optimizer step (default: the recipe's, an effective batch of "
+                   f"{eff}); above 1 the gradients stay allocated through the next micro-batch's loss")
     p.add_argument('--lora-r', type=positive, default=16, help='LoRA rank (default 16, as in the recipe)')
     p.add_argument('--attn', default='sdpa', choices=['sdpa', 'flash', 'eager'], help='attention kernel; eager stores the attention matrix (default sdpa)')
     p.add_argument('--json', action='store_true', help='print the result as JSON (GB rounded to 3 decimals)')
@@ -133,7 +136,9 @@ def vram_main(argv:list|None=None)->int:
     kt = a.tier or '24g'   # the tier whose recipe knobs fill in what was not given
     gc = a.grad_ckpt if a.grad_ckpt is not None else a.method != 'infer' and sft_defaults(kt, 'lora')['gradient_checkpointing']
     precision = a.precision or (recipe_precision(a.method, kt) if a.method != 'infer' else 'amp')
-    knobs = dict(dtype=a.dtype or TIERS[kt].dtype, optimizer=a.optimizer, precision=precision, grad_ckpt=gc, lora_r=a.lora_r, attn=a.attn)
+    d = sft_defaults(kt, 'lora'); eff = d['per_device_train_batch_size']*d['gradient_accumulation_steps']   # the recipe keeps this effective batch
+    ga = a.grad_accum or (1 if a.method == 'infer' else max(1, eff//a.batch))
+    knobs = dict(dtype=a.dtype or TIERS[kt].dtype, optimizer=a.optimizer, precision=precision, grad_ckpt=gc, grad_accum=ga, lora_r=a.lora_r, attn=a.attn)
     est = estimate(a.model, a.method, a.batch, a.seq, **knobs)
     out = est.gb() | dict(model=a.model, method=a.method, batch=a.batch, seq_len=a.seq, params=est.params, trainable=est.trainable) | knobs
     if a.tier:
@@ -145,7 +150,7 @@ def vram_main(argv:list|None=None)->int:
     print(f"{a.model}  method={a.method} batch={a.batch} seq={a.seq} " + ' '.join(f"{k}={v}" for k, v in knobs.items()))
     print(f"params {est.params:,}  trainable {est.trainable:,}")
     for k, v in est.breakdown.items(): print(f"  {k:<12}{v/GB:8.2f} GB")
-    print(f"  {'total':<12}{est.total/GB:8.2f} GB   (range {est.low/GB:.2f}–{est.high/GB:.2f})")
+    print(f"  {'total':<12}{est.total/GB:8.2f} GB   (range {est.low/GB:.2f}–{est.high/GB:.2f}; peak at the {est.phase})")
     if a.tier:
         print(f"tier {a.tier}: budget {out['budget_gb']} GB -> {'fits' if out['fits'] else 'does NOT fit'}")
         if not out['fits']: print(f"suggestion: {out['suggestion']}")

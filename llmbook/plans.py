@@ -33,10 +33,10 @@ class Plan:
     @property
     def student(self)->str|None: return self.model if self.teacher else None
     def knobs(self, tier:str)->dict:
-        "The estimator's knobs for this plan on `tier`: the tier's dtype, the recipe's precision, the plan's optimizer and checkpointing."
+        "The estimator's knobs for this plan on `tier`: the tier's dtype, the recipe's precision, the plan's optimizer, checkpointing and accumulation."
         from llmbook.train import recipe_precision
         return dict(dtype=TIERS[tier].dtype, precision=recipe_precision(self.method, tier), optimizer=self.optimizer, grad_ckpt=self.grad_ckpt,
-                    lora_r=self.lora_r)
+                    grad_accum=self.grad_accum, lora_r=self.lora_r)
     def estimate(self, tier:str)->Estimate:
         "The memory estimate of this plan on `tier` (frozen reference / teacher weights added to `weights`)."
         est = estimate(self.model, self.method, self.batch, self.seq_len, **self.knobs(tier))

@@ -148,11 +148,12 @@ def preflight(
     grad_ckpt:bool=True,   # gradient checkpointing
     optimizer:str='adamw', # estimator optimizer name (`adamw`, `adamw_8bit`, `paged_adamw_8bit`, ...)
     lora_r:int=16,         # LoRA rank
+    grad_accum:int=1,      # micro-batches per optimizer step (above 1 the gradients stay allocated through the next loss)
 ):
     "Estimate what the recipe runs (its precision, the tier's dtype) before loading weights; raise `VramError` with a suggestion if it does not fit."
     from llmbook.vram import check_fits
     return check_fits(_spec(model), method, tier, batch=batch, seq_len=seq_len, grad_ckpt=grad_ckpt, optimizer=optimizer, lora_r=lora_r,
-                      precision=recipe_precision(method, tier))
+                      grad_accum=grad_accum, precision=recipe_precision(method, tier))
 
 def batch_plan(
     model,               # model id/path, config or loaded model
@@ -381,7 +382,7 @@ def sft(
         batch_size = batch_size or base['per_device_train_batch_size']
         ga = max(1, base['per_device_train_batch_size']*base['gradient_accumulation_steps']//batch_size)
     bs, ga = batch_size, grad_accum or ga
-    if check_memory: preflight(model, method, tier, bs, max_length, gc, _estimator_optim(kwargs.get('optim')), lora_r)
+    if check_memory: preflight(model, method, tier, bs, max_length, gc, _estimator_optim(kwargs.get('optim')), lora_r, ga)
     if rehearsed:
         max_steps, eval_steps, save_steps = _rehearse_steps(max_steps, eval_steps, save_steps)
         logging_steps = 1

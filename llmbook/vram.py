@@ -16,7 +16,8 @@ from .hw import TIERS, GB, budget_gb
 __all__ = ['ASSETS', 'CONFIGS', 'LINEARS', 'BYTES', 'OPTIMIZERS', 'METHODS', 'CUDA_CONTEXT', 'PARTS', 'CHEAPER', 'config_dir',
            'shipped_models', 'load_config', 'Arch', 'arch', 'layer_params', 'param_count', 'meta_model',
            'meta_param_count', 'nf4_bytes', 'target_modules', 'lora_params', 'act_per_token_layer', 'eager_scores',
-           'stored_activations', 'saved_tensor_bytes', 'markdown_table', 'Estimate', 'estimate', 'plot_breakdown',
+           'stored_activations', 'saved_tensor_bytes', 'markdown_table', 'Estimate', 'weight_bytes',
+           'training_activations', 'logit_bytes', 'peak_phase', 'estimate', 'cpu_memory_trace', 'plot_breakdown',
            'fits', 'suggest', 'VramError', 'check_fits', 'accelerate_estimate']
 
 # %% ../nbs/03_vram.ipynb #e85aaadc
@@ -86,6 +87,7 @@ class Arch:
                 'o_proj': (q, h, self.o_bias), 'gate_proj': (h, i, self.mlp_bias), 'up_proj': (h, i, self.mlp_bias),
                 'down_proj': (i, h, self.mlp_bias)}
 
+# %% ../nbs/03_vram.ipynb #4ea26aa0
 def arch(
     model, # anything `load_config` accepts
 )->Arch:
@@ -168,10 +170,11 @@ def lora_params(
     return a.layers*sum(r*(lin[t][0] + lin[t][1]) for t in target_modules(targets))
 
 # %% ../nbs/03_vram.ipynb #3d52b571
-OPTIMIZERS = {  # optimizer state bytes per trainable parameter; `None` = 2 states in the parameter's dtype
-    'adamw': None, 'paged_adamw': None,
-    'adamw_8bit': 2*(1 + 4/256), 'paged_adamw_8bit': 2*(1 + 4/256),  # uint8 m and v + fp32 absmax per 256-block
-    'sgd': 0,
+OPTIMIZERS = {  # per trainable parameter: (state bytes, parameter-sized temporaries of one step); None = 2 states in its dtype
+    'adamw': (None, 1),        # torch.optim.AdamW holds sqrt(v) of every tensor at once during the step (measured on CPU)
+    'paged_adamw': (None, 0),  # bitsandbytes: one in-place kernel per tensor
+    'adamw_8bit': (2*(1 + 4/256), 0), 'paged_adamw_8bit': (2*(1 + 4/256), 0),  # uint8 m and v + fp32 absmax per 256-block
+    'sgd': (0, 0),
 }
 METHODS = ('full', 'lora', 'qlora', 'infer')
 CUDA_CONTEXT = 0.5*GB  # CUDA context + cuBLAS workspace: in nvidia-smi, not in `max_memory_allocated`
@@ -198,25 +201,26 @@ def eager_scores(
     probs = batch*a.heads*seq*seq*(4 + (e if e != 4 else 0) + (e if a.attn_softcap else 0))
     return probs + 2*e*batch*seq*(a.heads - a.kv_heads)*a.head_dim
 
-def _head_and_casts(a:Arch, T:int, e:float, r:float, frozen:bool, cast_weights:bool)->float:
-    "Final norm + the bf16 copies of fp32 weights autocast keeps (full fine-tuning under amp)."
-    lin = a.layers*sum(i*o for i, o, _ in a.linears().values()) + a.vocab*a.hidden
-    return T*(4 + (0 if frozen else r) + e)*a.hidden + (e*lin if cast_weights else 0)
-
 # %% ../nbs/03_vram.ipynb #61d8da83
 def stored_activations(
     a:Arch,                  # model numbers
     batch:int, seq_len:int,  # tokens = batch x seq_len
     e:float=4, r:float=4,    # bytes of compute dtype / residual stream
     attn:str='sdpa',         # `sdpa`/`flash` or `eager`
-    frozen:bool=False,       # norm weights frozen (LoRA)
-    cast_weights:bool=False, # fp32 weights under autocast (their bf16 copies are kept)
-)->float:                   # bytes kept for backward after the forward pass, log-softmax included
+    frozen:bool=False,       # frozen base (LoRA/QLoRA): norms need no weight gradient, linears no 16-bit copies
+    cast_weights:bool=False, # fp32 weights under 16-bit autocast: the 16-bit copies the matmuls saved
+    grad_ckpt:bool=False,    # gradient checkpointing: a layer keeps only its input
+    lora:int=0,              # LoRA rank x adapted linears per layer (their A outputs are saved)
+    loss:bool=True,          # include the fp32 log-softmax the loss saves
+)->float:                   # bytes kept for backward when the forward pass ends
     "The forward-pass part of the activation model (what `saved_tensors_hooks` can count)."
     T = batch*seq_len
-    eag = eager_scores(a, batch, seq_len, e) if attn == 'eager' or a.attn_softcap else 0
-    return (a.layers*(T*act_per_token_layer(a, e, r, frozen) + eag) + _head_and_casts(a, T, e, r, frozen, cast_weights)
-            + T*a.vocab*(4 + (e if a.final_softcap else 0)))
+    eag = eager_scores(a, batch, seq_len, e) if attn == 'eager' or a.attn_softcap else 0  # Gemma2 runs eager
+    layers = a.layers*(T*r*a.hidden if grad_ckpt else T*(act_per_token_layer(a, e, r, frozen) + lora*e) + eag)
+    lin = a.layers*sum(i*o for i, o, _ in a.linears().values())
+    casts = e*(a.vocab*a.hidden + (0 if frozen or grad_ckpt else lin)) if cast_weights else 0  # LM head (+ layers)
+    final = T*(4 + (0 if frozen else r) + e)*a.hidden   # final norm: fp32 input, normalized x, output into the LM head
+    return layers + casts + final + (T*a.vocab*(4 + (e if a.final_softcap else 0)) if loss else 0)
 
 def saved_tensor_bytes(
     model,                # a torch model
@@ -233,7 +237,7 @@ def saved_tensor_bytes(
         keep.append(t); return t
     ctx = torch.autocast('cpu', dtype=autocast_dtype) if autocast_dtype else contextlib.nullcontext()
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t), ctx:
-        out = model(input_ids=input_ids, labels=input_ids)
+        out = model(input_ids=input_ids, labels=input_ids, use_cache=False)
     n = sum(seen.values()); del out, keep
     return n
 
@@ -248,9 +252,10 @@ def markdown_table(rows:list, cols:list|None=None)->str:
 # %% ../nbs/03_vram.ipynb #133899b3
 @dataclass
 class Estimate:
-    "Memory estimate: a breakdown in bytes, a total and a range."
+    "Memory estimate: the breakdown at the peak (bytes), a total and a range."
     model:str; method:str; batch:int; seq_len:int; knobs:dict
     params:int; trainable:int; breakdown:dict; low:float; high:float
+    phase:str='loss'  # where a training step peaks: `loss`, `backward` or `step` (the optimizer's); `inference`
 
     @property
     def total(self)->float: return sum(self.breakdown.values())
@@ -266,18 +271,91 @@ class Estimate:
     def __repr__(self):
         parts = ', '.join(f"{k} {v/GB:.2f}" for k, v in self.breakdown.items() if v)
         return (f"{self.model} {self.method} b={self.batch} s={self.seq_len}: {self.total/GB:.2f} GB "
-                f"[{self.low/GB:.2f}–{self.high/GB:.2f}] ({parts})")
+                f"[{self.low/GB:.2f}–{self.high/GB:.2f}] at the {self.phase} ({parts})")
+
+# %% ../nbs/03_vram.ipynb #e72929b8
+def weight_bytes(
+    a:Arch, method:str,      # model numbers; `full`, `lora`, `qlora` or `infer`
+    e:float, master:float,   # bytes of the compute dtype / of a trainable parameter
+    quant:str|None=None,     # `infer` only: `nf4` or `int8` linears
+    double_quant:bool=True,  # NF4: quantized quantization constants
+    kbit_upcast:bool=True,   # QLoRA: `prepare_model_for_kbit_training` casts the non-quantized weights to fp32
+)->float:                   # bytes of the model's own weights (adapters not included)
+    "NF4 or int8 linears + the rest; a 16-bit frozen base; or the master copy full fine-tuning trains."
+    P, lin = param_count(a), a.layers*sum(i*o for i, o, _ in a.linears().values())
+    q = quant if method == 'infer' else ('nf4' if method == 'qlora' else None)
+    if q == 'nf4':
+        per = sum(nf4_bytes(i*o, double_quant=double_quant) for i, o, _ in a.linears().values())
+        return a.layers*per + (P - lin)*(4 if method == 'qlora' and kbit_upcast else e)
+    if q == 'int8': return lin + a.layers*sum(4*o for _, o, _ in a.linears().values()) + (P - lin)*e  # + fp32 row scales
+    if q is not None: raise ValueError(f"quant {quant!r} unknown; use 'nf4' or 'int8'")
+    return P*(master if method == 'full' else e)
+
+# %% ../nbs/03_vram.ipynb #a2229c8e
+def training_activations(
+    a:Arch, method:str, batch:int, seq_len:int, e:float, # model numbers, method, tokens, compute-dtype bytes
+    precision:str='amp', grad_ckpt:bool=False, attn:str='sdpa', # the `estimate` knobs of the same names
+    lora_r:int=16, lora_targets='all-linear', kbit_upcast:bool=True,
+)->tuple:  # (bytes kept for backward when the loss is computed, bytes of one layer's backward working set)
+    "What the forward keeps for backward (`stored_activations` without the loss), and the working set of one layer's backward."
+    frozen = method in ('lora', 'qlora')
+    fp32 = (method == 'full' and precision == 'amp') or (method == 'qlora' and kbit_upcast)  # fp32 residual and LM head
+    r, lora = (4 if fp32 else e), (len(target_modules(lora_targets))*lora_r if frozen else 0)
+    kept = stored_activations(a, batch, seq_len, e, r, attn, frozen, fp32 and e != 4, grad_ckpt, lora, loss=False)
+    eag = eager_scores(a, batch, seq_len, e) if attn == 'eager' or a.attn_softcap else 0
+    layer = batch*seq_len*(act_per_token_layer(a, e, r, frozen) + lora*e) + eag
+    dequant = 2*max(i*o for i, o, _ in a.linears().values())*e if method == 'qlora' else 0  # one NF4 weight in 16 bits
+    return kept, (2 if grad_ckpt else 1)*layer + dequant  # checkpointing recomputes a layer before its backward
+
+def logit_bytes(
+    a:Arch, tokens:int, e:float, # model numbers, tokens in the batch, compute-dtype bytes
+    logits:str='full',           # `full`, or `chunked`: the loss over 1024 tokens at a time
+)->float:  # the loss's peak over the vocabulary
+    "At the start of backward: the fp32 log-softmax, its incoming and its outgoing gradient (12 B a logit), + a soft-capped copy."
+    n = min(tokens, 1024) if logits == 'chunked' else tokens
+    return n*a.vocab*(12 + (e if a.final_softcap else 0))
+
+# %% ../nbs/03_vram.ipynb #4e239aac
+def peak_phase(
+    b:dict,          # breakdown of a training step, every part counted once
+    kept:float,      # the part of `activations` still kept when the loss is computed
+    step_temp:float, # bytes the optimizer step allocates on top of its states
+    grads_live:bool, # gradients exist during the loss (gradient accumulation keeps the previous micro-batches')
+)->tuple:           # (breakdown at the peak, `loss`, `backward` or `step`)
+    "A step peaks at its loss, in the backward through the layers, or at the optimizer step: the largest of the three."
+    loss = b | dict(gradients=b['gradients'] if grads_live else 0., activations=kept)  # logits and kept activations
+    backward = b | dict(logits=0.)     # all gradients (conservative), the kept activations and one layer's working set
+    step = b | dict(activations=0., logits=0., optimizer=b['optimizer'] + step_temp)
+    return max([(loss, 'loss'), (backward, 'backward'), (step, 'step')], key=lambda x: sum(x[0].values()))
+
+# %% ../nbs/03_vram.ipynb #65e430fd
+def inference_bytes(a:Arch, batch:int, seq_len:int, e:float, attn:str='sdpa')->dict:
+    "Prefill of `batch` x `seq_len` tokens: KV cache 2·L·n_kv·d_head·S·B·bytes, one layer's activations, last-token logits."
+    h, i, q, kv = a.hidden, a.inter, a.heads*a.head_dim, a.kv_heads*a.head_dim
+    act = batch*seq_len*(2*h + q + 2*kv + 3*i)*e + (eager_scores(a, batch, seq_len, e) if attn == 'eager' else 0)
+    return dict(kv_cache=2*a.layers*kv*seq_len*batch*e, activations=act, logits=batch*a.vocab*(e + 4))
+
+def _check_knobs(method, optimizer, dtype, precision, attn, batch, seq_len, grad_accum):
+    "Fail early, naming the knob and the valid choices."
+    if method not in METHODS: raise ValueError(f"method {method!r} unknown; choose from {METHODS}")
+    if optimizer not in OPTIMIZERS: raise ValueError(f"optimizer {optimizer!r} unknown; choose from {list(OPTIMIZERS)}")
+    if dtype not in BYTES or BYTES[dtype] < 2: raise ValueError(f"dtype {dtype!r} is not a compute dtype")
+    if precision not in ('amp', 'pure'): raise ValueError("precision must be 'amp' or 'pure'")
+    if attn not in ('sdpa', 'flash', 'eager'): raise ValueError("attn must be 'sdpa', 'flash' or 'eager'")
+    for k, v in dict(batch=batch, seq_len=seq_len, grad_accum=grad_accum).items():
+        if not isinstance(v, int) or v < 1: raise ValueError(f"{k} must be a positive integer, got {v!r}")
 
 # %% ../nbs/03_vram.ipynb #ce35d577
 def estimate(
     model,                       # transformers config, dict, local directory or shipped Hub id
     method:str='lora',           # `full`, `lora`, `qlora` or `infer`
-    batch:int=1,                 # sequences per step (per device)
+    batch:int=1,                 # sequences per micro-batch (per device)
     seq_len:int=2048,            # tokens per sequence (for `infer`: prompt + generated)
     dtype:str='bfloat16',        # compute dtype: `bfloat16`, `float16` or `float32`
     precision:str='amp',         # `amp`: trainable weights in fp32 under autocast; `pure`: everything in `dtype`
     optimizer:str='adamw',       # `adamw`, `adamw_8bit`, `paged_adamw`, `paged_adamw_8bit`, `sgd`
     grad_ckpt:bool=False,        # gradient checkpointing: keep only each layer's input, recompute the rest
+    grad_accum:int=1,            # micro-batches per optimizer step: above 1, gradients live through the next loss
     lora_r:int=16,               # LoRA rank
     lora_targets='all-linear',   # LoRA target modules
     attn:str='sdpa',             # `sdpa`/`flash` (no S x S matrix) or `eager`
@@ -286,58 +364,44 @@ def estimate(
     quant:str|None=None,         # `infer` only: `nf4` or `int8` weights
     kbit_upcast:bool=True,       # QLoRA: `prepare_model_for_kbit_training` casts non-quantized weights to fp32
 )->Estimate:
-    "Estimate peak memory of training or inference, as a breakdown and a range."
-    if method not in METHODS: raise ValueError(f"method {method!r} unknown; choose from {METHODS}")
-    if optimizer not in OPTIMIZERS: raise ValueError(f"optimizer {optimizer!r} unknown; choose from {list(OPTIMIZERS)}")
-    if dtype not in BYTES or BYTES[dtype] < 2: raise ValueError(f"dtype {dtype!r} is not a compute dtype")
-    if precision not in ('amp', 'pure'): raise ValueError("precision must be 'amp' or 'pure'")
-    if attn not in ('sdpa', 'flash', 'eager'): raise ValueError("attn must be 'sdpa', 'flash' or 'eager'")
+    "Peak memory of a training step (the largest of its loss, its backward and its optimizer step) or of inference."
+    _check_knobs(method, optimizer, dtype, precision, attn, batch, seq_len, grad_accum)
     a = model if isinstance(model, Arch) else arch(model)
-    name = model if isinstance(model, str) else a.name
-    e = BYTES[dtype]; P = param_count(a); T = batch*seq_len
-    master = 4 if precision == 'amp' else e            # bytes of a trainable parameter and its gradient
-    lin_numel = a.layers*sum(i*o for i, o, _ in a.linears().values())
-    b = dict(weights=0., gradients=0., optimizer=0., activations=0., logits=0., kv_cache=0., overhead=float(CUDA_CONTEXT))
-    # weights
-    q = quant if method == 'infer' else ('nf4' if method == 'qlora' else None)
-    if q == 'nf4':
-        per = sum(nf4_bytes(i*o, double_quant=double_quant) for i, o, _ in a.linears().values())
-        b['weights'] = a.layers*per + (P - lin_numel)*(4 if method == 'qlora' and kbit_upcast else e)
-    elif q == 'int8':
-        b['weights'] = lin_numel + a.layers*sum(4*o for _, o, _ in a.linears().values()) + (P - lin_numel)*e
-    elif q is not None: raise ValueError(f"quant {quant!r} unknown; use 'nf4' or 'int8'")
-    else: b['weights'] = P*(master if method == 'full' else e)
-    # trainable parameters, gradients, optimizer states
-    trainable = {'full': P, 'lora': None, 'qlora': None, 'infer': 0}[method]
-    if trainable is None: trainable = lora_params(a, lora_r, lora_targets)
-    if method in ('lora', 'qlora'): b['weights'] += trainable*master
-    b['gradients'] = trainable*master
-    ob = OPTIMIZERS[optimizer]
-    b['optimizer'] = trainable*(2*master if ob is None else ob)
-    # activations and logits
-    if method == 'infer':
-        b['kv_cache'] = 2*a.layers*a.kv_heads*a.head_dim*seq_len*batch*e
-        h, i, qd, kv = a.hidden, a.inter, a.heads*a.head_dim, a.kv_heads*a.head_dim
-        b['activations'] = T*(2*h + qd + 2*kv + 3*i)*e + (eager_scores(a, batch, seq_len, e) if attn == 'eager' else 0)
-        b['logits'] = batch*a.vocab*(e + 4)
+    e, P = BYTES[dtype], param_count(a)
+    master = 4 if precision == 'amp' else e            # bytes of a trainable parameter and of its gradient
+    trainable = P if method == 'full' else 0 if method == 'infer' else lora_params(a, lora_r, lora_targets)
+    states, temps = OPTIMIZERS[optimizer]
+    b = dict(weights=weight_bytes(a, method, e, master, quant, double_quant, kbit_upcast) + (trainable*master if method in ('lora', 'qlora') else 0),
+             gradients=trainable*master, optimizer=trainable*(2*master if states is None else states), activations=0., logits=0.,
+             kv_cache=0., overhead=float(CUDA_CONTEXT))
+    if method == 'infer': b, phase = b | inference_bytes(a, batch, seq_len, e, attn), 'inference'
     else:
-        r = 4 if (method == 'full' and precision == 'amp') or (method == 'qlora' and kbit_upcast) else e
-        frozen = method in ('lora', 'qlora')
-        per_tok = act_per_token_layer(a, e, r, frozen)
-        if frozen: per_tok += len(target_modules(lora_targets))*lora_r*e  # LoRA A outputs
-        eag = eager_scores(a, batch, seq_len, e) if attn == 'eager' or a.attn_softcap else 0  # Gemma2 runs eager
-        stored = a.layers*T*r*a.hidden if grad_ckpt else a.layers*(T*per_tok + eag)
-        working = (2 if grad_ckpt else 1)*(T*per_tok + eag)   # recomputed layer (checkpointing) + backward grads
-        cast_w = method == 'full' and precision == 'amp' and e != 4
-        b['activations'] = stored + working + _head_and_casts(a, T, e, r, frozen, cast_w)
-        if method == 'qlora': b['activations'] += 2*max(i*o for i, o, _ in a.linears().values())*e  # dequantized weight
-        b['logits'] = min(T, 1024 if logits == 'chunked' else T)*a.vocab*(e + 12 + (e if a.final_softcap else 0))
-    fixed = b['weights'] + b['gradients'] + b['optimizer'] + b['kv_cache']
-    var = b['activations'] + b['logits']
+        kept, working = training_activations(a, method, batch, seq_len, e, precision, grad_ckpt, attn, lora_r, lora_targets, kbit_upcast)
+        b |= dict(activations=kept + working, logits=logit_bytes(a, batch*seq_len, e, logits))
+        b, phase = peak_phase(b, kept, trainable*master*temps, grad_accum > 1)
+    fixed, var = b['weights'] + b['gradients'] + b['optimizer'] + b['kv_cache'], b['activations'] + b['logits']
     low, high = fixed + 0.85*var + 0.6*CUDA_CONTEXT, fixed + 1.25*var + 1.6*CUDA_CONTEXT + 0.05*(fixed + var)
-    knobs = dict(dtype=dtype, precision=precision, optimizer=optimizer, grad_ckpt=grad_ckpt, lora_r=lora_r,
+    knobs = dict(dtype=dtype, precision=precision, optimizer=optimizer, grad_ckpt=grad_ckpt, grad_accum=grad_accum, lora_r=lora_r,
                  lora_targets=lora_targets, attn=attn, logits=logits, double_quant=double_quant, quant=quant, kbit_upcast=kbit_upcast)
-    return Estimate(str(name), method, batch, seq_len, knobs, P, trainable, b, low, high)
+    return Estimate(str(model if isinstance(model, str) else a.name), method, batch, seq_len, knobs, P, trainable, b, low, high, phase)
+
+# %% ../nbs/03_vram.ipynb #d7c552ca
+def cpu_memory_trace(
+    fn, # the work to measure, e.g. two training steps on CPU
+)->list: # (ns since the first event, bytes allocated since `fn` started) at every allocation and free
+    "CPU tensor memory over time while `fn()` runs, from the profiler's memory events: a CPU stand-in for `max_memory_allocated`."
+    from torch.profiler import profile, ProfilerActivity
+    from torch._C._profiler import _EventType   # the event tree: each allocation carries the allocator's running total
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof: fn()
+    ev, todo = [], list(prof.profiler.kineto_results.experimental_event_tree())
+    while todo:
+        n = todo.pop()
+        if n.tag == _EventType.Allocation: ev.append((n.start_time_ns, n.extra_fields.total_allocated, n.extra_fields.alloc_size))
+        todo.extend(n.children)
+    if not ev: return []
+    ev.sort()
+    t0, base = ev[0][0], ev[0][1] - ev[0][2]   # the running total also counts what earlier traces left allocated
+    return [(t - t0, total - base) for t, total, _ in ev]
 
 # %% ../nbs/03_vram.ipynb #3c715a18
 PARTS = ('weights', 'gradients', 'optimizer', 'activations', 'logits', 'kv_cache', 'overhead')
@@ -391,17 +455,17 @@ def suggest(
     budget:float|None=None, # budget in GB (default: `llmbook.hw.budget_gb(tier)` on this machine)
     **knobs,            # other `estimate` knobs
 )->dict|None:          # the first change that fits, or None
-    "First what keeps the training the same (checkpointing, smaller micro-batch + accumulation), then a cheaper method, last a shorter sequence."
+    "First what keeps the training the same (smaller micro-batch + accumulation, checkpointing), then a cheaper method, last a shorter sequence."
     knobs.setdefault('dtype', _tier_dtype(tier))
-    budget, ck0 = (budget or budget_gb(tier))*GB, knobs.pop('grad_ckpt', False)
-    def est(m, bs, s, ck): return estimate(model, m, bs, s, **(knobs | dict(grad_ckpt=ck)))
+    budget, ck0, ga0 = (budget or budget_gb(tier))*GB, knobs.pop('grad_ckpt', False), knobs.pop('grad_accum', 1)
+    def est(m, bs, s, ck): return estimate(model, m, bs, s, **(knobs | dict(grad_ckpt=ck, grad_accum=ga0*max(1, batch//bs))))
     def pack(e, note):
-        return dict(method=e.method, batch=e.batch, seq_len=e.seq_len, grad_accum=max(1, batch//e.batch), grad_ckpt=e.knobs['grad_ckpt'],
+        return dict(method=e.method, batch=e.batch, seq_len=e.seq_len, grad_accum=e.knobs['grad_accum'], grad_ckpt=e.knobs['grad_ckpt'],
                     total_gb=round(e.total/GB, 2), budget_gb=round(budget/GB, 2), note=note)
     def how(e):
         parts = [f"use {e.method}"] if e.method != method else []
         if e.knobs['grad_ckpt'] and not ck0: parts.append('gradient checkpointing')
-        if e.batch < batch: parts.append(f"batch {e.batch} x grad_accum {max(1, batch//e.batch)}")
+        if e.batch < batch: parts.append(f"batch {e.batch} x grad_accum {e.knobs['grad_accum']}")
         return ', '.join(parts) or 'fits as asked'
     for m in [method] + CHEAPER[method]:          # 1. same data, same effective batch; 2. cheaper methods
         for ck in ([ck0] + [True]*(not ck0)) if m != 'infer' else [ck0]:
@@ -414,10 +478,10 @@ def suggest(
         s = seq_len // 2
         while s >= 128:
             if (e := est(m, 1, s, ck)).total <= budget:
-                return pack(e, f"{how(e)}, max_length {s}: truncates examples longer than {s} tokens (changes the data)")
+                keep = how(e)
+                return pack(e, ('' if keep == 'fits as asked' else keep + ', ') + f"max_length {s}: truncates examples longer than {s} tokens (changes the data)")
             s //= 2
     return None
-
 
 # %% ../nbs/03_vram.ipynb #d853965b
 class VramError(RuntimeError):

@@ -1,12 +1,24 @@
 """GPU measurement of the memory estimator (chapter 3): random-weight real architectures, peak memory vs `llmbook.vram.estimate`.
 Hand-written (no notebook); every row keeps its full configuration: `estimate(**{k: row[k] for k in CONFIG_KEYS})` recomputes it."""
 from __future__ import annotations
+import json
+from pathlib import Path
 from .hw import TIERS, GB, budget_gb
 from .vram import estimate, load_config, LINEARS
 
-__all__ = ['CONFIG_KEYS', 'BENCH', 'measure_peak', 'run_capped', 'run_plans', 'run_bench']
+__all__ = ['CONFIG_KEYS', 'BENCH', 'RUNS', 'stored_runs', 'measure_peak', 'run_capped', 'run_plans', 'run_bench']
 
+# what `estimate` needs to recompute a row; the loop below takes one optimizer step per micro-batch (grad_accum=1)
 CONFIG_KEYS = ('model', 'method', 'batch', 'seq_len', 'dtype', 'optimizer', 'grad_ckpt', 'lora_r', 'attn', 'precision')
+RUNS = Path(__file__).parent/'assets'/'gpu-2026-11-30'   # copies of bench/results/gpu-2026-11-30 that chapter 3 reads
+
+def stored_runs(
+    kind:str='vram', # `vram`: this module's loop (`run_plans` + `run_bench`); `recipe`: `llmbook.train.sft` (bench/recipe_peaks.py)
+    folder=RUNS,     # a folder holding `vram_results.jsonl` and `recipe_peaks.jsonl`
+)->list:            # one dict per measured row, in the order measured
+    "GPU measurements shipped with the package, so that chapter 3 shows them anywhere (CPU, Colab) without a GPU."
+    name = {'vram': 'vram_results.jsonl', 'recipe': 'recipe_peaks.jsonl'}[kind]
+    return [json.loads(l) for l in (Path(folder)/name).read_text(encoding='utf-8').splitlines() if l.strip()]
 
 BENCH = [  # (model, method, batch, seq_len, knobs): configurations beside the plan registry
     ('Qwen/Qwen2.5-0.5B-Instruct', 'full', 4, 1024, dict()),
@@ -75,6 +87,7 @@ def measure_peak(
     "Measure `torch.cuda.max_memory_allocated` of a few real steps with random weights; compare to `estimate`."
     import torch, gc
     gc.collect(); torch.cuda.empty_cache()
+    start = torch.cuda.memory_allocated()   # left by earlier rows in this process: should be ~0, recorded to be sure
     m = _random_model(model, method, dtype, attn, lora_r, grad_ckpt, precision=precision)
     gc.collect(); torch.cuda.empty_cache(); torch.cuda.reset_peak_memory_stats()
     ids = torch.randint(0, load_config(model).vocab_size, (batch, seq_len), device='cuda')
@@ -99,7 +112,7 @@ def measure_peak(
                lora_r=lora_r, attn=attn, precision=precision)
     est = estimate(**cfg)
     del m; gc.collect(); torch.cuda.empty_cache()
-    return cfg | dict(gpu=torch.cuda.get_device_name(0), measured_gb=round(peak/GB, 3), estimate_gb=round(est.allocated/GB, 3),
+    return cfg | dict(gpu=torch.cuda.get_device_name(0), start_gb=round(start/GB, 3), measured_gb=round(peak/GB, 3), estimate_gb=round(est.allocated/GB, 3),
                       error_pct=round(100*(est.allocated - peak)/peak, 1), low_gb=round((est.low - est.breakdown['overhead'])/GB, 2),
                       high_gb=round((est.high - est.breakdown['overhead'])/GB, 2))
 
@@ -133,7 +146,7 @@ def run_plans(
     for ch, by_tier in PLANS.items():
         for t, p in by_tier.items():
             if t not in tiers or p.model == 'lab': continue
-            row = dict(chapter=ch, tier=t, grad_accum=p.grad_accum)
+            row = dict(chapter=ch, tier=t, plan_grad_accum=p.grad_accum)   # the recipe's; this loop does not accumulate
             if TIERS[t].vram_gb > total: rows.append(row | dict(model=p.model, error=f'needs a {TIERS[t].vram_gb:g} GB GPU')); continue
             rows.append(row | run_capped(p, t))
     return rows
