@@ -29,6 +29,7 @@ class Plan:
     dataset:str|None=None   # Hub dataset id the GPU cell trains on (None: the lab's tasks)
     ref_model:str|None=None # DPO: frozen reference model (None: the base with adapters disabled)
     teacher:str|None=None   # distillation: frozen teacher
+    objective:str='sft'     # `sft`, or `dpo` (rows are preference pairs: two sequences each)
 
     @property
     def student(self)->str|None: return self.model if self.teacher else None
@@ -38,18 +39,26 @@ class Plan:
         return dict(dtype=TIERS[tier].dtype, precision=recipe_precision(self.method, tier), optimizer=self.optimizer, grad_ckpt=self.grad_ckpt,
                     grad_accum=self.grad_accum, lora_r=self.lora_r)
     def estimate(self, tier:str)->Estimate:
-        "The memory estimate of this plan on `tier` (frozen reference / teacher weights added to `weights`)."
+        "The memory estimate of this plan on `tier` (a frozen reference's weights added to `weights`; DPO and teacher plans as chapters 7 and 8 estimate them)."
+        if self.objective == 'dpo':
+            from llmbook.dpo import dpo_estimate
+            return dpo_estimate(self.model, self.method, self.batch, self.seq_len, self.ref_model, **self.knobs(tier))
+        if self.teacher:  # distillation: the teacher's weights, forward and logits and the KD loss, both models resident (logit KD)
+            from llmbook.distill import estimate_distill
+            k = self.knobs(tier)
+            return estimate_distill(self.model, self.teacher, self.method, self.batch, self.seq_len, 'logit', k.pop('dtype'), **k)
         est = estimate(self.model, self.method, self.batch, self.seq_len, **self.knobs(tier))
         frozen = sum(estimate(m, 'infer', dtype=TIERS[tier].dtype).breakdown['weights'] for m in (self.ref_model, self.teacher) if m)
         return replace(est, breakdown=est.breakdown | dict(weights=est.breakdown['weights'] + frozen), low=est.low + frozen, high=est.high + frozen)
     def __str__(self):
         s = f"{self.model} {self.method}, batch {self.batch} x accum {self.grad_accum}, seq {self.seq_len}, {self.optimizer}"
-        return s + (', gradient checkpointing' if self.grad_ckpt else '') + (f', LoRA r={self.lora_r}' if self.method != 'full' else '')
+        return s + (', gradient checkpointing' if self.grad_ckpt else '') + (f', LoRA r={self.lora_r}' if self.method != 'full' else '') + \
+               (', DPO (batch = preference pairs)' if self.objective == 'dpo' else '')
 
 # %% ../nbs/91_plans.ipynb #d91db94d
 _Q = lambda size: f'Qwen/Qwen2.5-{size}-Instruct'
 _L8, _L70 = 'meta-llama/Llama-3.1-8B-Instruct', 'meta-llama/Llama-3.3-70B-Instruct'
-_TW, _CK = 'yentinglin/TaiwanChat', dict(grad_ckpt=True)
+_TW, _ARENA, _CK = 'yentinglin/TaiwanChat', 'aigrant/tw_chatbot_arena', dict(grad_ckpt=True)
 PLANS = {  # chapter -> tier -> Plan; `cpu` trains the lab model
     '00_lab':   {'cpu': Plan('lab', 'full', 32, 64)},
     '03_vram':  {'t4': Plan(_L8, 'qlora', 1, 2048, 8, **_CK), '24g': Plan(_L8, 'lora', 1, 2048, 8, **_CK),
@@ -61,6 +70,11 @@ PLANS = {  # chapter -> tier -> Plan; `cpu` trains the lab model
                  '24g': Plan(_Q('7B'), 'lora', 4, 256, 4, **_CK), '80g': Plan(_Q('32B'), 'lora', 4, 256, 4, **_CK)},
     '06_qlora': {'cpu': Plan('lab', 'qlora', 16, 64, lora_r=8, lora_alpha=16),
                  **{t: Plan(_Q(s), 'qlora', 4, 256, 4, 'paged_adamw_8bit', **_CK) for t, s in (('t4', '7B'), ('24g', '14B'), ('80g', '72B'))}},
+    '07_dpo':   {'cpu': Plan('lab', 'lora', 16, 64, lora_r=8, lora_alpha=16, objective='dpo'),  # batch = preference pairs
+                 **{t: Plan(_Q(s), 'lora', b, 1024, 16//b, dataset=_ARENA, objective='dpo', **_CK) for t, s, b in (('t4', '3B', 2), ('24g', '7B', 1), ('80g', '14B', 4))}},
+    '08_distill': {'t4': Plan(_Q('0.5B'), 'lora', 2, 512, 8, teacher=_Q('1.5B'), dataset=_TW, **_CK),
+                   '24g': Plan(_Q('1.5B'), 'lora', 2, 512, 8, teacher=_Q('3B'), dataset=_TW, **_CK),
+                   '80g': Plan(_Q('1.5B'), 'full', 2, 1024, 8, teacher=_Q('7B'), dataset=_TW, **_CK)},
 }
 TOKENIZER_IDS = {  # chapter -> Hub ids whose tokenizer and config (not weights) the GPU cells load
     '01_tok': ('Qwen/Qwen2.5-7B-Instruct', _L8, 'google/gemma-3-4b-it', 'deepseek-ai/DeepSeek-V3'),
@@ -95,7 +109,7 @@ def hub_ids(
 )->list:               # sorted Hub ids
     "Every Hub id the registry references: what a stand-in Hub cache must hold for a rehearsal."
     plans = [p for by_tier in PLANS.values() for p in by_tier.values()]
-    found = dict(models={m for p in plans for m in (p.model, p.ref_model, p.teacher) if m and m != 'lab'},
+    found = dict(models={m for p in plans for m in (p.model, p.ref_model, p.teacher) if m and not m.startswith('lab')},
                  tokenizers={i for ids in TOKENIZER_IDS.values() for i in ids},
                  datasets={p.dataset for p in plans if p.dataset} | {i for ids in DATASET_IDS.values() for i in ids})
     if kind is not None and kind not in found: raise ValueError(f"kind must be one of {', '.join(found)}, or None")

@@ -13,12 +13,12 @@ from .hw import TIERS, GB, budget_gb
 
 
 # %% auto #0
-__all__ = ['ASSETS', 'CONFIGS', 'LINEARS', 'BYTES', 'OPTIMIZERS', 'METHODS', 'CUDA_CONTEXT', 'PARTS', 'CHEAPER', 'config_dir',
-           'shipped_models', 'load_config', 'Arch', 'arch', 'layer_params', 'param_count', 'meta_model',
-           'meta_param_count', 'nf4_bytes', 'target_modules', 'lora_params', 'act_per_token_layer', 'eager_scores',
-           'stored_activations', 'saved_tensor_bytes', 'markdown_table', 'Estimate', 'weight_bytes',
-           'training_activations', 'logit_bytes', 'peak_phase', 'estimate', 'cpu_memory_trace', 'plot_breakdown',
-           'fits', 'suggest', 'VramError', 'check_fits', 'accelerate_estimate']
+__all__ = ['ASSETS', 'CONFIGS', 'LINEARS', 'BYTES', 'OPTIMIZERS', 'METHODS', 'CUDA_CONTEXT', 'FUSED_TOKENS', 'FUSED_VOCAB',
+           'PARTS', 'CHEAPER', 'config_dir', 'shipped_models', 'load_config', 'Arch', 'arch', 'layer_params',
+           'param_count', 'meta_model', 'meta_param_count', 'nf4_bytes', 'target_modules', 'lora_params',
+           'act_per_token_layer', 'eager_scores', 'stored_activations', 'saved_tensor_bytes', 'markdown_table',
+           'Estimate', 'weight_bytes', 'training_activations', 'logit_bytes', 'peak_phase', 'estimate',
+           'cpu_memory_trace', 'plot_breakdown', 'fits', 'suggest', 'VramError', 'check_fits', 'accelerate_estimate']
 
 # %% ../nbs/03_vram.ipynb #e85aaadc
 import llmbook as _lb
@@ -309,11 +309,13 @@ def training_activations(
 
 def logit_bytes(
     a:Arch, tokens:int, e:float, # model numbers, tokens in the batch, compute-dtype bytes
-    logits:str='full',           # `full`, or `chunked`: the loss over 1024 tokens at a time
+    logits:str='full',           # `full`; `chunked`: the loss over 1024 tokens at a time; `fused`: TRL's fused head (tiles)
 )->float:  # the loss's peak over the vocabulary
     "At the start of backward: the fp32 log-softmax, its incoming and its outgoing gradient (12 B a logit), + a soft-capped copy."
+    if logits == 'fused': return min(tokens, FUSED_TOKENS)*min(a.vocab, FUSED_VOCAB)*(e + 4)  # one tile + fp32 statistics
     n = min(tokens, 1024) if logits == 'chunked' else tokens
     return n*a.vocab*(12 + (e if a.final_softcap else 0))
+FUSED_TOKENS, FUSED_VOCAB = 4096, 32768  # TRL's fused log-prob head works on tiles of at most this many tokens x vocabulary entries
 
 # %% ../nbs/03_vram.ipynb #4e239aac
 def peak_phase(
@@ -359,7 +361,7 @@ def estimate(
     lora_r:int=16,               # LoRA rank
     lora_targets='all-linear',   # LoRA target modules
     attn:str='sdpa',             # `sdpa`/`flash` (no S x S matrix) or `eager`
-    logits:str='full',           # `full`: fp32 log-softmax over the whole vocabulary; `chunked`: 1024 tokens at a time
+    logits:str='full',           # `full`: fp32 log-softmax over the whole vocabulary; `chunked`: 1024 tokens at a time; `fused`: TRL's tiles
     double_quant:bool=True,      # QLoRA: quantize the quantization constants too
     quant:str|None=None,         # `infer` only: `nf4` or `int8` weights
     kbit_upcast:bool=True,       # QLoRA: `prepare_model_for_kbit_training` casts non-quantized weights to fp32

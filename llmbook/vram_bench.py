@@ -145,7 +145,7 @@ def run_plans(
     rows = []
     for ch, by_tier in PLANS.items():
         for t, p in by_tier.items():
-            if t not in tiers or p.model == 'lab': continue
+            if t not in tiers or p.model == 'lab' or getattr(p, 'objective', 'sft') != 'sft': continue   # DPO plans: bench/dpo_memory.py
             row = dict(chapter=ch, tier=t, plan_grad_accum=p.grad_accum)   # the recipe's; this loop does not accumulate
             if TIERS[t].vram_gb > total: rows.append(row | dict(model=p.model, error=f'needs a {TIERS[t].vram_gb:g} GB GPU')); continue
             rows.append(row | run_capped(p, t))

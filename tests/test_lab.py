@@ -82,7 +82,8 @@ def test_tour_cli():
     assert r.returncode == 0, r.stderr[-2000:]
     from llmbook.lab import TOUR_TASKS, TOUR_STAGES
     lines = r.stdout.splitlines()
-    assert [l[:5] for l in lines[:len(TOUR_STAGES)]] == [f'[{i}/{len(TOUR_STAGES)}' for i in range(1, len(TOUR_STAGES)+1)]
+    n = len(TOUR_STAGES)                                          # one line per stage, then the table
+    assert all(l.startswith(f'[{i}/{n}] ') for i, l in enumerate(lines[:n], 1)), lines
     assert '| task | before % | after % | gain |' in lines
     for t in TOUR_TASKS: assert any(l.startswith(f'| {t} |') for l in lines)
     assert not any(l.startswith('{') for l in lines)          # no raw trainer log dicts

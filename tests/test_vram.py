@@ -132,7 +132,7 @@ def test_stored_gpu_runs_ship_unchanged():
     "The package's copy of the GPU measurements is the bench's, byte for byte."
     from llmbook.vram_bench import RUNS
     bench = Path(__file__).resolve().parents[1]/'bench'/'results'/RUNS.name
-    for f in ('vram_results.jsonl', 'recipe_peaks.jsonl', 'gpu.txt'): assert (RUNS/f).read_bytes() == (bench/f).read_bytes(), f
+    for f in ('vram_results.jsonl', 'recipe_peaks.jsonl', 'gpu.txt', 'dpo_memory.json'): assert (RUNS/f).read_bytes() == (bench/f).read_bytes(), f
 
 def test_estimate_within_10pct_of_every_gpu_measurement():
     "Today's estimate of every stored configuration (hand-written loop, no accumulation) against its measured peak."

@@ -10,7 +10,7 @@ with the real dataset's columns. Gated models (meta-llama, google) resolve the s
 Layout (what `env()` points at):
 - `HF_HUB_CACHE`: `models--<org>--<name>/refs/main` + `snapshots/<rev>/` (config.json with the real config's
   fields and shrunk dimensions, generation_config.json, model.safetensors, tokenizer.json, tokenizer_config.json).
-- `HF_DATASETS_CACHE`: a forged datasets cache, `<org>___<snake_name>/default/0.0.0/<hash>/<snake_name>-<split>.arrow`
+- `HF_DATASETS_CACHE`: a forged datasets cache, `<org>___<snake_name>/<config>/0.0.0/<hash>/<snake_name>-<split>.arrow`
   (built by the parquet builder, then moved under the Hub id; datasets falls back to it when offline).
 
 The build goes to `.cache/standins/<key>/` (temporary folder, then rename) where `<key>` hashes the tables below,
@@ -82,10 +82,12 @@ class DatasetStandin:
     rows:str                    # name of a row builder below (`chat_rows`, `sharegpt_rows`, `preference_rows`)
     splits:tuple = ('train',)   # splits to create
     n:int = 2400                # rows per split (chapters slice e.g. the first 2,000 into 1,900 + 100)
+    config:str = 'default'      # dataset configuration name (`load_dataset(id, config, ...)`)
 
 DATASETS = {  # Hub id -> stand-in (one line each)
     'yentinglin/TaiwanChat':      DatasetStandin('chat_rows'),        # id, messages[{content, role}]
     'lianghsun/tw-instruct-500k': DatasetStandin('sharegpt_rows'),    # conversations[{from, value}]
+    'aigrant/tw_chatbot_arena':   DatasetStandin('arena_rows', n=240, config='argilla'),  # arena votes + chosen/rejected conversations
 }
 
 def hub_ids()->list:
@@ -129,7 +131,20 @@ def preference_rows(n:int)->list:
                          rejected=[dict(role='assistant', content='不知道。')]))
     return rows
 
-ROW_BUILDERS = dict(chat_rows=chat_rows, sharegpt_rows=sharegpt_rows, preference_rows=preference_rows)
+def arena_rows(n:int)->list:
+    """Chatbot-arena rows as in `aigrant/tw_chatbot_arena` (config `argilla`): the vote, both conversations, and the winner's
+    and loser's conversations as `chosen`/`rejected` (messages `{content, num_tokens, role}`, the prompt shared, no `prompt` column)."""
+    msg = lambda role, text: dict(content=text, num_tokens=len(text), role=role)
+    rows = []
+    for i, c in enumerate(_conversations(n)):
+        (_, q), (_, a) = c[0], c[1]
+        win, lose = [msg('user', q), msg('assistant', a)], [msg('user', q), msg('assistant', '不知道。')]
+        rows.append(dict(question_id=f'standin-{i}', model_a='model-a', model_b='model-b', winner='model_a', judge='standin',
+                         conversation_a=win, conversation_b=lose, turn=1, anony=True, language='Chinese', tstamp=1.7e9 + i,
+                         chosen=win, rejected=lose))
+    return rows
+
+ROW_BUILDERS = dict(chat_rows=chat_rows, sharegpt_rows=sharegpt_rows, preference_rows=preference_rows, arena_rows=arena_rows)
 
 # ----------------------------------------------------------------------------------------------- model configs
 def real_config(hub_id:str)->dict:
@@ -254,9 +269,11 @@ def build_dataset(hub_id:str, s:DatasetStandin, dsc:Path, tmp:Path):
     datasets.load_dataset('parquet', data_files=files, cache_dir=str(build_cache))
     built = [p for p in build_cache.glob('parquet/*/0.0.0/*') if p.is_dir()]
     if len(built) != 1: raise RuntimeError(f"{hub_id}: expected one built parquet dataset, found {built}")
-    dest = dsc/f'{org}___{snake}'/'default'/'0.0.0'/built[0].name
+    dest = dsc/f'{org}___{snake}'/s.config/'0.0.0'/built[0].name
     shutil.copytree(built[0], dest)
     for split in s.splits: (dest/f'parquet-{split}.arrow').rename(dest/f'{snake}-{split}.arrow')
+    info = json.loads((dest/'dataset_info.json').read_text())
+    (dest/'dataset_info.json').write_text(json.dumps(info | dict(config_name=s.config)))   # datasets matches it to the folder name
 
 def _env(root:Path)->dict:
     return dict(HF_HUB_CACHE=str(root/'hub'), HF_DATASETS_CACHE=str(root/'datasets'), HF_HOME=str(root/'home'),
@@ -275,11 +292,11 @@ def verify(root:Path):
         "    lm = AutoModelForCausalLM.from_pretrained(m)\n"
         "    ids = t.apply_chat_template([{'role':'user','content':'你好'},{'role':'assistant','content':'您好'}], return_dict=True, return_tensors='pt')\n"
         "    lm(input_ids=ids['input_ids'])\n"
-        "for d in dsets:\n"
-        "    assert len(load_dataset(d, split='train')) and next(iter(load_dataset(d, split='train', streaming=True)))\n"
+        "for d, cfg in dsets:\n"
+        "    assert len(load_dataset(d, cfg, split='train')) and next(iter(load_dataset(d, cfg, split='train', streaming=True)))\n"
         "print('ok')\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith('HF_')} | _env(root) | {'TOKENIZERS_PARALLELISM': 'false'}
-    r = subprocess.run([sys.executable, '-c', code, json.dumps(sorted(MODELS)), json.dumps(sorted(DATASETS))],
+    r = subprocess.run([sys.executable, '-c', code, json.dumps(sorted(MODELS)), json.dumps(sorted((k, v.config) for k, v in DATASETS.items()))],
                        env=env, capture_output=True, text=True)
     if r.returncode or 'ok' not in r.stdout:
         raise RuntimeError(f"stand-in check failed:\n{r.stderr[-3000:]}")
@@ -341,10 +358,10 @@ def table()->str:
         ver, integ = npm_tokenizers.PINS[m.npm]
         tmpl = m.template or 'npm'
         rows.append(f"| {hub_id} | {arch} | {dims} | tokenizer-{m.npm}@{ver} `{integ[:20]}…` | {tmpl} |")
-    rows += ['', '| dataset id | columns | rows |', '| --- | --- | --- |']
+    rows += ['', '| dataset id | config | columns | rows |', '| --- | --- | --- | --- |']
     for hub_id, s in DATASETS.items():
         r = ROW_BUILDERS[s.rows](3)[0]
-        rows.append(f"| {hub_id} | {', '.join(r)} ({s.rows}) | {s.n} per split {s.splits} |")
+        rows.append(f"| {hub_id} | {s.config} | {', '.join(r)} ({s.rows}) | {s.n} per split {s.splits} |")
     return '\n'.join(rows)
 
 def main(argv:list|None=None)->int:
