@@ -1,7 +1,7 @@
 """Does llama.cpp compute what transformers computes on a `llmbook gguf` export? Results -> bench/results/llamacpp.json.
 
     bash tools/llamacpp_wheel.sh                 # once: llama-cpp-python built into .cache/wheels/ and installed
-    python bench/llamacpp_parity.py [--out bench/results/llamacpp.json] [--kquant-model DIR]
+    python bench/llamacpp_parity.py [--out bench/results/llamacpp.json] [--kquant-model NAME_OR_DIR]
 
 On the shipped lab model (hidden 128, 3 layers) it measures
 - logits of llama.cpp (llama-cpp-python, f32 KV cache: type_k=type_v=0) against transformers for the f32, f16, q8_0 and
@@ -12,8 +12,8 @@ On the shipped lab model (hidden 128, 3 layers) it measures
 - tokenization (llama.cpp vs the HF tokenizer) and the chat template rendered by llama-cpp-python vs transformers;
 - llama.cpp's own quantizer applied to our f32 file: for Q8_0 and Q4_0, are its tensor types ours, and its bytes?
 - K-quants through llama_model_quantize: on the lab model (rows of 128, so llama.cpp silently falls back) and on a
-  Llama whose rows are multiples of 256 (--kquant-model DIR; default: a random-weight lab-shaped model with hidden 256,
-  until the lab ships a real one). The tensor types actually written are read back with GGUFReader.
+  Llama whose rows are multiples of 256 (--kquant-model: a lab model name or a HF folder; default: the shipped lab
+  model `lab.KQUANT_MODEL` names, the teacher with hidden 256). The tensor types actually written are read back with GGUFReader.
 Tolerances are absolute max |logit difference| and were set from the first measurement on this machine (see the JSON).
 """
 import argparse, contextlib, io, json, os, platform, subprocess, sys, tempfile, time
@@ -114,19 +114,22 @@ def quantizer_vs_ours(tmp:Path)->dict:
         print(f"llama.cpp {ftype} vs ours: types equal {same_types}, identical tensors {identical}/{len(a)}", flush=True)
     return out
 
-def kquants(tmp:Path, tok, seqs:list, model_dir:Path|None)->dict:
+def kquants(tmp:Path, tok, seqs:list, model:str)->dict:
     "K-quants through llama.cpp's quantizer: types actually written (lab: fallback) and logit error on a 256-row model."
     import numpy as np, torch
     from llmbook import lab
     from llmbook.quant import export_gguf, llama_quantize, llamacpp_logits, gguf_tensor_types
     lab_types = llama_quantize(tmp/'lab-f32.gguf', tmp/'lab-Q4_K_M.gguf', 'Q4_K_M')
     res = dict(lab=dict(model='lab base (hidden 128)', requested='Q4_K_M', types=dict(Counter(lab_types.values()))))
-    if model_dir is None:
-        m = lab.new_model(tok, seed=0, hidden_size=256, intermediate_size=768, num_attention_heads=4, num_key_value_heads=4)
-        model_dir, desc = tmp/'k256', 'random-weight Llama, hidden 256, intermediate 768, 3 layers, lab tokenizer (stand-in until the lab ships one)'
+    if model in lab.MODELS:   # a shipped lab model, by name
+        m, model_dir = lab.model(model).eval(), tmp/'k256'
+        c = m.config
+        desc = (f"lab {model} (hidden {c.hidden_size}, intermediate {c.intermediate_size}, {c.num_hidden_layers} layers, "
+                f"{m.num_parameters():,} parameters)")
         m.save_pretrained(model_dir); tok.save_pretrained(model_dir)
     else:
         from transformers import AutoModelForCausalLM
+        model_dir = Path(model)
         m, desc = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval(), str(model_dir)
     export_gguf(model_dir, tmp/'k-f32.gguf', 'f32')
     n_w = sum(p.numel() for n, p in m.named_parameters() if p.dim() == 2)
@@ -147,7 +150,7 @@ def kquants(tmp:Path, tok, seqs:list, model_dir:Path|None)->dict:
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--out', default=str(ROOT/'bench'/'results'/'llamacpp.json'))
-    p.add_argument('--kquant-model', help='HF Llama folder whose rows are multiples of 256 (default: random-weight stand-in)')
+    p.add_argument('--kquant-model', help='lab model name or HF Llama folder whose rows are multiples of 256 (default: lab.KQUANT_MODEL)')
     p.add_argument('--tiny', action='store_true', help='parity and tokenizer only, no K-quants (checks the script)')
     a = p.parse_args(argv)
     os.environ.setdefault('HF_HUB_OFFLINE', '1')
@@ -166,7 +169,7 @@ def main(argv=None):
     rows, noperm = parity(tmp, base, tok, seqs)
     tk, ct = tokenizer_and_template(tmp, tok, texts)
     qv = quantizer_vs_ours(tmp)
-    kq = None if a.tiny else kquants(tmp, tok, seqs, Path(a.kquant_model) if a.kquant_model else None)
+    kq = None if a.tiny else kquants(tmp, tok, seqs, a.kquant_model or lab.KQUANT_MODEL)
     build = ROOT/'.cache'/'wheels'/'llama_cpp_build.json'
     res = dict(measured_at=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()), machine=_machine(), versions=_versions(),
                llama_cpp_build=json.loads(build.read_text()) if build.exists() else None,

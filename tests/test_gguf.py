@@ -127,14 +127,16 @@ def test_transformers_reads_the_export_back(lab_dir, model, tok):
     texts = lab.heldout_texts()[::50] + [tok.apply_chat_template(m, tokenize=False, add_generation_prompt=g) for m, g in CONVERSATIONS]
     for x in texts: assert gt(x, add_special_tokens=False)['input_ids'] == tok(x, add_special_tokens=False)['input_ids'], x
 
+def _vocab_size(lab_dir)->int: return json.loads((lab_dir/'lab'/'config.json').read_text())['vocab_size']
+
 def test_lab_tokenizer_is_a_known_pre_tokenizer(lab_dir):
     "If the lab's pre-tokenizer changes, KNOWN_PRE must be re-checked against llama.cpp (bench/llamacpp_parity.py)."
-    assert gguf_vocab(lab_dir/'lab', 416)['pre'] == 'gpt-2'
+    assert gguf_vocab(lab_dir/'lab', _vocab_size(lab_dir))['pre'] == 'gpt-2'
 
 @pytest.mark.parametrize('t', list(GGUF_TYPES))
 def test_size_estimate_is_a_tight_upper_bound(lab_dir, t):
     plan = gguf_plan(lab_dir/'lab', t)
-    est = estimate_gguf_bytes(plan, gguf_vocab(lab_dir/'lab', 416))
+    est = estimate_gguf_bytes(plan, gguf_vocab(lab_dir/'lab', _vocab_size(lab_dir)))
     size = (lab_dir/f'lab-{t}.gguf').stat().st_size
     assert size <= est <= size + 64 * 1024
 
