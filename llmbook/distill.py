@@ -79,7 +79,7 @@ class LivePeak:
 
 # %% ../nbs/08_distill.ipynb #ab16ca82
 KINDS = ('sequence', 'logit', 'gkd')
-LOSS_BYTES = {'logit': {2: 32, 4: 36}, 'gkd': {2: 50, 4: 68}}  # per graded logit by logit bytes: the loss forward + backward (LivePeak, chapter 8)
+LOSS_BYTES = {'ce': {2: 14, 4: 16}, 'logit': {2: 32, 4: 36}, 'gkd': {2: 50, 4: 68}}  # per graded logit by logit bytes: the loss forward + backward (LivePeak, chapter 8)
 
 def _resolve(m):
     "A lab model name (`lab`, `lab:teacher`) as something the estimator reads; anything else as `llmbook.train` passes it."
@@ -114,7 +114,7 @@ def estimate_distill(
         return replace(max(est, fwd, key=lambda x: x.total), model=name, method=how)
     e = BYTES[dtype]
     TV = batch*seq_len*min(arch(student).vocab, arch(teacher).vocab)
-    logits = TV*(2*e + LOSS_BYTES[kind][e]) - est.breakdown['logits']   # both models' logits + the loss, instead of plain cross-entropy
+    logits = TV*(e + LOSS_BYTES[kind][e] - LOSS_BYTES['ce'][e])   # the teacher's logits + what the KD loss takes beyond cross-entropy (both measured)
     return _add(est, dict(weights=fwd.breakdown['weights']), dict(activations=fwd.breakdown['activations'], logits=logits), model=name, method=how)
 
 # %% ../nbs/08_distill.ipynb #43e3fd6a
