@@ -25,6 +25,9 @@ in_sync(){
 }
 clean(){ nbdev-clean || return; git diff --exit-code --stat -- nbs || { echo "notebooks not clean: run nbdev-clean and commit"; return 1; }; }
 lint(){ local l=../shared/zh_tw_lint.py; [ -f "$l" ] || l=tools/zh_tw_lint.py; python "$l" nbs; }
+# truth rules: a measured-looking number in prose must appear in a stored output; one term per concept (nbs/93_terms)
+numbers(){ python tools/check_numbers.py; }
+terms(){ python tools/terms_lint.py; }
 # The reader run replaces a plain nbdev-test of the chapters: it executes the same cells (nbdev-test's selection,
 # tests/test_reader_run.py checks it) from the built wheel, in an empty folder, with nbval on the marked cells.
 reader(){ python tools/reader_run.py --jobs "$JOBS"; }
@@ -58,6 +61,8 @@ export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false PYTHONHASHSEED=0 MPLBACKEND
 run "library in sync with notebooks" in_sync
 run "notebooks clean" clean
 run "zh-TW prose lint" lint
+run "numbers in prose appear in stored outputs (tools/check_numbers.py)" numbers
+run "one term per concept (tools/terms_lint.py, glossary nbs/93_terms.ipynb)" terms
 run "reader run: every chapter alone, from the wheel, on CPU (scripts/reader_run.sh)" reader
 run "in-repo notebooks (nbdev-test)" in_repo
 run "rehearsal: every chapter's #| cuda cells on CPU against stand-ins (scripts/rehearse.sh)" rehearsal
