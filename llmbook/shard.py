@@ -7,7 +7,7 @@ Docs: https://llmbook.github.io/llmbook/scale.html.md"""
 # %% ../nbs/94_scale.ipynb #addb95c6
 from __future__ import annotations
 from .hw import GB, TIERS, budget_gb
-from .vram import estimate, arch, layer_params, BYTES
+from .vram import OPTIMIZERS, estimate, arch, layer_params, BYTES, training_activations, logit_bytes
 
 # %% auto #0
 __all__ = ['STRATEGIES', 'model_states', 'per_gpu', 'shard_table', 'deepspeed_config', 'accelerate_config']
@@ -29,11 +29,13 @@ def model_states(
     "The estimate's model states, owned the way a framework stores them (same total, different owners)."
     if est.knobs['precision'] != 'amp': raise ValueError("sharding estimates assume mixed precision (precision='amp')")
     b, t = est.breakdown, est.trainable
-    if layout == 'torch': return dict(weights=b['weights'], gradients=b['gradients'], optimizer=b['optimizer'])
+    states = OPTIMIZERS[est.knobs['optimizer']][0]
+    grads, opt = 4.*t, t*(8. if states is None else states)   # what lives through a step, whatever phase the estimate peaks in
+    if layout == 'torch': return dict(weights=b['weights'], gradients=grads, optimizer=opt)
     if layout != 'deepspeed': raise ValueError(f"layout must be 'torch' or 'deepspeed', got {layout!r}")
     e = BYTES[est.knobs['dtype']]
     frozen = b['weights'] - 4*t   # frozen weights already sit in the compute dtype; trainable ones are fp32 in `amp`
-    return dict(weights=frozen + e*t, gradients=e*t, optimizer=4*t + b['optimizer'])   # the fp32 master joins Adam's m and v
+    return dict(weights=frozen + e*t, gradients=e*t, optimizer=4*t + opt)   # the fp32 master joins Adam's m and v
 
 # %% ../nbs/94_scale.ipynb #6d551ec3
 def per_gpu(
@@ -63,7 +65,9 @@ def per_gpu(
     if strategy == 'ddp': out['buffers'] = st['gradients']        # DDP's reduction buckets: a second copy of the gradients
     elif layout == 'deepspeed': out['buffers'] = 2*bucket*e       # a reduce bucket and an all-gather bucket
     else: out['buffers'] = 0.
-    for k in ('activations', 'logits', 'overhead'): out[k] = est.breakdown[k]
+    k = est.knobs   # activations and logits of the whole step at once (the loss's logits with the backward's working set): conservative
+    kept, working = training_activations(a, method, batch, seq_len, e, 'amp', k['grad_ckpt'], k['attn'], k['lora_r'], k['lora_targets'], k['kbit_upcast'])
+    out |= dict(activations=kept + working, logits=logit_bytes(a, batch*seq_len, e, k['logits']), overhead=est.breakdown['overhead'])
     return out
 
 # %% ../nbs/94_scale.ipynb #0887a92d

@@ -82,7 +82,7 @@ def test_two_cpu_processes_match_one(tmp_path):   # runs in CI: 3 short training
     one = subprocess.run([sys.executable, str(script), str(tmp_path/'o1'), '16', str(tmp_path/'one.json'), '1'],
                          env=env, capture_output=True, text=True)
     assert one.returncode == 0, one.stderr[-3000:]
-    two = subprocess.run([sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', '2', '--master_port', '29533',
+    two = subprocess.run([sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', '2', '--standalone',   # a free port: no clash with another run
                           str(script), str(tmp_path/'o2'), '8', str(tmp_path/'two.json'), '1'], env=env, capture_output=True, text=True)
     assert two.returncode == 0, two.stderr[-3000:]
     a, b = (json.loads((tmp_path/f).read_text()) for f in ('one.json', 'two.json'))
@@ -141,7 +141,7 @@ def test_fsdp_two_cpu_processes_match_one(tmp_path):
     env = {**os.environ, 'OMP_NUM_THREADS': '1', 'HF_HUB_OFFLINE': '1', 'TOKENIZERS_PARALLELISM': 'false'}
     one = subprocess.run([sys.executable, str(script), str(tmp_path/'one.json')], env=env, capture_output=True, text=True)
     assert one.returncode == 0, one.stderr[-3000:]
-    two = subprocess.run([sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', '2', '--master_port', '29534',
+    two = subprocess.run([sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', '2', '--standalone',   # a free port: no clash with another run
                           str(script), str(tmp_path/'two.json')], env=env, capture_output=True, text=True)
     assert two.returncode == 0, two.stderr[-3000:]
     a, b = (json.loads((tmp_path/f).read_text()) for f in ('one.json', 'two.json'))
