@@ -128,7 +128,8 @@ def ratios(rows:list)->list:
 
 def main(argv=None)->int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument('out', help='JSON file to write (rows, ratios, versions)')
+    ap.add_argument('out', nargs='?', help='JSON file to write (rows, ratios, versions)')
+    ap.add_argument('--out', dest='out_opt', help='the same, as an option (bench/run_all.py passes --out)')
     ap.add_argument('--models', nargs='+', default=['qwen2.5-1.5b', 'qwen2.5-3b'], choices=[k for k in ARCHS if k != 'tiny'])
     ap.add_argument('--variants', nargs='+', default=list(VARIANTS), choices=list(VARIANTS))
     ap.add_argument('--pairs', type=int, default=2, help='preference pairs per step')
@@ -138,6 +139,8 @@ def main(argv=None)->int:
     ap.add_argument('--words', type=int, default=5000, help='word-level vocabulary of the built tokenizer')
     ap.add_argument('--tiny', action='store_true', help='CPU, tiny model, 64 tokens: checks the script, measures nothing')
     a = ap.parse_args(argv)
+    a.out = a.out_opt or a.out
+    if not a.out: ap.error("give the JSON file to write (OUT or --out)")
     import torch, transformers, peft, trl
     if a.tiny: models, device, a.seq_len, a.steps, a.words = ['tiny'], 'cpu', min(a.seq_len, 64), min(a.steps, 2), 400
     elif not torch.cuda.is_available(): print('dpo_memory: needs a CUDA GPU (or --tiny)', file=sys.stderr); return 2

@@ -26,6 +26,7 @@ SCRIPTS = {  # script -> kind (cpu: always runs; gpu: needs CUDA; llamacpp: need
     'ci_times.py':        dict(kind='log'),
     'vram_measure.py':    dict(kind='gpu', out_dir=True, stored=GPU_STORED/'vram_results.json'),
     'recipe_peaks.py':    dict(kind='gpu', out_dir=True, stored=GPU_STORED/'recipe_peaks.jsonl', tiny_on_cpu=True),
+    'dpo_memory.py':      dict(kind='gpu', stored=GPU_STORED/'dpo_memory.json'),
     'llamacpp_parity.py': dict(kind='llamacpp', stored=RESULTS/'llamacpp.json'),
 }
 
@@ -113,6 +114,11 @@ def section(name:str, run:dict|None, why:str)->list:
         rows = d if isinstance(d, list) else []
         cols = [c for c in ('chapter', 'tier', 'model', 'method', 'measured_gb', 'estimate_gb', 'budget_gb', 'ok', 'gpu') if any(c in r for r in rows)]
         out += [_table(rows, cols)]
+    elif name == 'dpo_memory.py':
+        out += [f"GPU: {d['gpu']}, torch {d['torch']}, TRL {d['trl']}; peak GB by where the reference lives (ratios of peaks measured in one run).", '',
+                _table(d['rows'], ['model', 'variant', 'pairs', 'seq_len', 'peak_gb', 'estimate_gb']), '',
+                _table(d['ratios'] if isinstance(d['ratios'], list) else [dict(ratio=k, value=v) for k, v in d['ratios'].items()],
+                       list((d['ratios'][0] if isinstance(d['ratios'], list) else dict(ratio=0, value=0)).keys()))]
     elif name == 'llamacpp_parity.py':
         out += [f"measured {d.get('measured_at')} on {d.get('machine', {}).get('cpu', d.get('machine'))}; model {d.get('model')}.", '',
                 _table(d.get('parity', []), [k for k in (d.get('parity') or [{}])[0].keys()][:8])]
