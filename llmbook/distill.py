@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from .hw import TIERS, GB, budget_gb, tier as detect_tier, rehearsal
 from .vram import estimate, arch, load_config, BYTES, CHEAPER, Estimate, VramError
 from .train import (sft, sft_defaults, sft_config, load_for_sft, to_dataset, check_labels, fp16_safe_adapters, loss_history,
-                           recipe_precision, _plan_args, _rehearse_steps, _estimator_optim, _OPTIM, _spec)
+                           recipe_precision, _apply_plan, _rehearse_steps, _estimator_optim, _spec)
 
 # %% auto #0
 __all__ = ['KINDS', 'LOSS_BYTES', 'DISTILL_DEFAULTS', 'kd_loss', 'logit_width', 'LivePeak', 'estimate_distill',
@@ -248,14 +248,9 @@ def distill(
         if teacher is not None: raise ValueError(f"teacher comes from the plan ({plan.teacher}): drop it, or pass no plan")
         if not plan.teacher: raise ValueError(f"plan {plan} has no teacher: distillation needs Plan(..., teacher=...)")
         teacher = plan.teacher
-    p = _plan_args(plan, model=student, method=method, batch_size=batch_size, grad_accum=grad_accum, max_length=max_length,
-                   lora_r=lora_r, lora_alpha=lora_alpha, optim=kwargs.get('optim'),
-                   gradient_checkpointing=kwargs.get('gradient_checkpointing', kwargs.get('activation_checkpointing')))
-    if p:
-        student, method, batch_size, grad_accum, max_length = p['model'], p['method'], p['batch_size'], p['grad_accum'], p['max_length']
-        lora_r, lora_alpha = p['lora_r'], p['lora_alpha']
-        kwargs['activation_checkpointing'] = p['gradient_checkpointing']
-        if p['optimizer'] != 'adamw': kwargs['optim'] = _OPTIM[p['optimizer']]
+    student, method, batch_size, grad_accum, max_length, lora_r, lora_alpha = _apply_plan(
+        plan, kwargs, model=student, method=method, batch_size=batch_size, grad_accum=grad_accum, max_length=max_length,
+        lora_r=lora_r, lora_alpha=lora_alpha).values()
     if student is None or teacher is None or train is None: raise ValueError('distill needs `student` and `teacher` (or a `plan`) and `train`')
     method, max_length, lora_r, lora_alpha = method or 'full', max_length or 512, lora_r or 16, lora_alpha or 32
     hp = {k: DISTILL_DEFAULTS[k] if v is None else v for k, v in dict(alpha=alpha, temperature=temperature, beta=beta, lmbda=lmbda).items()}

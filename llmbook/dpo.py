@@ -327,15 +327,11 @@ def dpo(
     **kwargs,                     # any other `DPOConfig` field
 )->DPOResult:
     "DPO (full / LoRA / QLoRA) with tier-aware defaults or a plan, memory preflight, pair checks, and the reference placed as asked."
-    from llmbook.train import _plan_args, _estimator_optim, _OPTIM, _lora_config, fp16_safe_adapters
-    p = _plan_args(plan, model=model, method=method, batch_size=batch_size, grad_accum=grad_accum, max_length=max_length,
-                   lora_r=lora_r, lora_alpha=lora_alpha, optim=kwargs.get('optim'),
-                   gradient_checkpointing=kwargs.get('gradient_checkpointing', kwargs.get('activation_checkpointing')))
-    if p:
-        model, method, batch_size, grad_accum, max_length = p['model'], p['method'], p['batch_size'], p['grad_accum'], p['max_length']
-        lora_r, lora_alpha, ref_model = p['lora_r'], p['lora_alpha'], ref_model or plan.ref_model
-        kwargs['activation_checkpointing'] = p['gradient_checkpointing']
-        if p['optimizer'] != 'adamw': kwargs['optim'] = _OPTIM[p['optimizer']]
+    from llmbook.train import _apply_plan, _estimator_optim, _lora_config, fp16_safe_adapters
+    model, method, batch_size, grad_accum, max_length, lora_r, lora_alpha = _apply_plan(
+        plan, kwargs, model=model, method=method, batch_size=batch_size, grad_accum=grad_accum, max_length=max_length,
+        lora_r=lora_r, lora_alpha=lora_alpha).values()
+    if plan is not None: ref_model = ref_model or plan.ref_model
     method, max_length, lora_r, lora_alpha = method or 'lora', max_length or 1024, lora_r or 16, lora_alpha or 32
     if model is None or train is None: raise ValueError('dpo needs `model` (or a `plan`) and `train`')
     tier = tier or detect_tier()

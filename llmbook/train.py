@@ -464,6 +464,15 @@ def _plan_args(plan, **given)->dict:
     return dict(model=plan.model, method=plan.method, batch_size=plan.batch, grad_accum=plan.grad_accum, max_length=plan.seq_len,
                 lora_r=plan.lora_r, lora_alpha=plan.lora_alpha, optimizer=plan.optimizer, gradient_checkpointing=plan.grad_ckpt)
 
+def _apply_plan(plan, kwargs:dict, **given)->dict:
+    "`given` (model, method, batch_size, ...) with a plan's values; its checkpointing and optimizer go into `kwargs` (config fields)."
+    p = _plan_args(plan, **given, optim=kwargs.get('optim'),
+                   gradient_checkpointing=kwargs.get('gradient_checkpointing', kwargs.get('activation_checkpointing')))
+    if not p: return given
+    kwargs['activation_checkpointing'] = p['gradient_checkpointing']
+    if p['optimizer'] != 'adamw': kwargs['optim'] = _OPTIM[p['optimizer']]
+    return {k: p[k] for k in given}
+
 def _rehearse_steps(max_steps, eval_steps, save_steps)->tuple:
     "A rehearsal's step cap, with evaluation and checkpoints that still happen inside it."
     cap, half = REHEARSAL_STEPS, max(1, REHEARSAL_STEPS//2)
@@ -501,14 +510,9 @@ def sft(
     **kwargs,                     # any other `SFTConfig` field
 )->SFTResult:
     "Supervised fine-tuning (full / LoRA / QLoRA) with tier-aware defaults or a plan, preflight, label checks, checkpoints and resume."
-    p = _plan_args(plan, model=model, method=method, batch_size=batch_size, grad_accum=grad_accum, max_length=max_length,
-                   lora_r=lora_r, lora_alpha=lora_alpha, optim=kwargs.get('optim'),
-                   gradient_checkpointing=kwargs.get('gradient_checkpointing', kwargs.get('activation_checkpointing')))
-    if p:
-        model, method, batch_size, grad_accum, max_length = p['model'], p['method'], p['batch_size'], p['grad_accum'], p['max_length']
-        lora_r, lora_alpha = p['lora_r'], p['lora_alpha']
-        kwargs['activation_checkpointing'] = p['gradient_checkpointing']
-        if p['optimizer'] != 'adamw': kwargs['optim'] = _OPTIM[p['optimizer']]
+    model, method, batch_size, grad_accum, max_length, lora_r, lora_alpha = _apply_plan(
+        plan, kwargs, model=model, method=method, batch_size=batch_size, grad_accum=grad_accum, max_length=max_length,
+        lora_r=lora_r, lora_alpha=lora_alpha).values()
     method, max_length, lora_r, lora_alpha = method or 'full', max_length or 512, lora_r or 16, lora_alpha or 32
     if model is None or train is None: raise ValueError('sft needs `model` (or a `plan`) and `train`')
     tier = tier or detect_tier()
