@@ -26,3 +26,13 @@ def on_config(config, **kw):
     for ext, cfg in config.mdx_configs.items():
         if ext == 'toc': cfg['slugify'] = slug
     return config
+
+# The site is self-contained (tests/test_site.py: no request leaves the local server): the notebooks' Open-in-Colab
+# badge image is Google's, so the site shows the same badge drawn inline; the link itself still points at Colab.
+_BADGE_URL = 'https://colab.research.google.com/assets/colab-badge.svg'
+_BADGE = ('data:image/svg+xml;charset=utf-8,' + __import__('urllib.parse').parse.quote(
+    '<svg xmlns="http://www.w3.org/2000/svg" width="117" height="20"><rect width="117" height="20" rx="3" fill="#555"/>'
+    '<text x="58.5" y="14" fill="#fff" font-family="Verdana,sans-serif" font-size="11" text-anchor="middle">Open in Colab</text></svg>'))
+
+def on_post_page(output, **kw):
+    return output.replace(_BADGE_URL, _BADGE)
