@@ -14,7 +14,7 @@ from . import __version__
 # %% ../nbs/90_cli.ipynb #8ace6e6d
 COMMANDS = {  # name -> ('module:function', one-line help); the module is imported only when its command runs
     'env':   ('llmbook.hw:env_main',      'detect hardware, tier and dtype'),
-    'tour':  ('llmbook.lab:tour_main',    'lab tour on CPU: evaluate base, short SFT, evaluate again'),
+    'tour':  ('llmbook.tour:tour_main',   'the book\'s pipeline on the lab, on CPU: SFT ... quantization, then a leaderboard'),
     'vram':  ('llmbook.cli:vram_main',    'estimate training/inference memory and check a tier'),
     'merge': ('llmbook.merge:merge_main', 'merge models from a mergekit YAML config, streamed tensor by tensor'),
     'gguf':  ('llmbook.quant:gguf_main',  'export a Hugging Face Llama folder to a llama.cpp GGUF file'),
@@ -65,13 +65,9 @@ def run(
 
 # %% ../nbs/90_cli.ipynb #682610d8
 def _tour_check(argv:list):
-    "Reject bad `llmbook tour` values in one line before the lab loads; tour_main's own parser reads the rest."
-    from llmbook.lab import TASKS
-    p = Parser(prog='llmbook tour', add_help=False)
-    for o in ('--steps', '--batch-size', '--n'): p.add_argument(o, type=positive)
-    p.add_argument('--lr', type=positive_float); p.add_argument('--seed', type=int)
-    p.add_argument('--tasks', nargs='+', choices=list(TASKS))
-    p.parse_known_args(argv)
+    "Reject bad `llmbook tour` values in one line before anything heavy loads (the tour's own parser, from a light module)."
+    from llmbook.tour import tour_parser
+    tour_parser().parse_args(argv)
 
 CHECKS = {'tour': _tour_check}  # command -> extra validation of its arguments before it runs
 

@@ -239,6 +239,7 @@ def distill(
     lr:float|None=None, batch_size:int|None=None, grad_accum:int|None=None, max_length:int|None=None,
     lora_r:int|None=None, lora_alpha:int|None=None, lora_dropout:float=0.0, target_modules='all-linear',
     eval_steps:int|None=None, check_memory:bool=True, seed:int=0, logging_steps:int=10, quiet:bool=False,
+    callbacks:list|None=None,     # extra `TrainerCallback`s
     plan=None,                    # a `llmbook.plans.Plan` with `teacher`: student, teacher, method, batch, length, optimizer, LoRA, checkpointing
     **kwargs,                     # any other `SFTConfig` / `GKDConfig` field
 )->DistillResult:
@@ -269,7 +270,8 @@ def distill(
     t_tok = teacher_tokenizer or (AutoTokenizer.from_pretrained(teacher) if path(teacher) else tokenizer)
     common = dict(method=method, tier=tier, output_dir=output_dir, epochs=epochs, max_steps=max_steps, lr=lr, batch_size=bs,
                   grad_accum=ga, max_length=max_length, lora_r=lora_r, lora_alpha=lora_alpha, lora_dropout=lora_dropout,
-                  target_modules=target_modules, eval_steps=eval_steps, seed=seed, logging_steps=logging_steps, quiet=quiet)
+                  target_modules=target_modules, eval_steps=eval_steps, seed=seed, logging_steps=logging_steps, quiet=quiet,
+                  callbacks=callbacks)
     if kind == 'sequence': return _distill_sequence(student, teacher, train, tokenizer, t_tok, keep, max_new_tokens, run, gc, eval_data, common, kwargs)
     # logit KD and GKD: both models in memory, one vocabulary
     width = logit_width(tokenizer, t_tok, load_config(_resolve(student)).vocab_size, load_config(_resolve(teacher)).vocab_size)
@@ -291,12 +293,12 @@ def distill(
     if kind == 'logit':
         from trl import SFTConfig
         trainer = kd_trainer_class()(model=model, args=SFTConfig(**cfg), train_dataset=rows, eval_dataset=held, processing_class=tokenizer,
-                                     teacher=t_model, alpha=hp['alpha'], temperature=hp['temperature'], width=width)
+                                     teacher=t_model, alpha=hp['alpha'], temperature=hp['temperature'], width=width, callbacks=callbacks)
     else:
         from trl.experimental.gkd import GKDConfig, GKDTrainer
         cfg.pop('assistant_only_loss')   # GKD's collator grades every token after the prompt
         trainer = GKDTrainer(model=model, teacher_model=t_model, args=GKDConfig(**cfg, beta=hp['beta'], lmbda=hp['lmbda'], max_new_tokens=max_new_tokens),
-                             train_dataset=rows, eval_dataset=held, processing_class=tokenizer)
+                             train_dataset=rows, eval_dataset=held, processing_class=tokenizer, callbacks=callbacks)
     fp16_safe_adapters(trainer.model, tier)   # TRL casts QLoRA adapters to bf16, which fp16's grad scaler cannot unscale
     if kind == 'logit': check_labels(trainer, rows)
     if quiet:

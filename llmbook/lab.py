@@ -11,11 +11,10 @@ from pathlib import Path
 
 # %% auto #0
 __all__ = ['DIGITS', 'UNITS', 'FIN_DIGITS', 'FIN_UNITS', 'CHARS', 'TASKS', 'SEED', 'SPECIALS', 'CHAT_TEMPLATE', 'ARCH',
-           'PRETRAIN', 'TEACHER', 'MODELS', 'KQUANT_MODEL', 'DISTILL_TASK', 'TOUR_TASKS', 'TOUR_STAGES', 'guozi',
-           'daxie', 't2s', 'add_steps', 'final', 'items', 'messages', 'corpus', 'script_texts', 'tokenizer_texts',
-           'train_tokenizer', 'tokenizer', 'new_model', 'pretrain', 'model', 'sha256', 'manifest', 'perplexity',
-           'heldout_texts', 'generate', 'evaluate', 'prose_accuracy', 'sft_dataset', 'sft', 'before_after', 'table',
-           'tour_main', 'build']
+           'PRETRAIN', 'TEACHER', 'MODELS', 'KQUANT_MODEL', 'DISTILL_TASK', 'TOUR_TASKS', 'guozi', 'daxie', 't2s',
+           'add_steps', 'final', 'items', 'messages', 'corpus', 'script_texts', 'tokenizer_texts', 'train_tokenizer',
+           'tokenizer', 'new_model', 'pretrain', 'model', 'sha256', 'manifest', 'perplexity', 'heldout_texts',
+           'generate', 'evaluate', 'prose_accuracy', 'sft_dataset', 'sft', 'before_after', 'table', 'build']
 
 # %% ../nbs/00_lab.ipynb #28066fd2
 DIGITS = '零一二三四五六七八九'
@@ -386,57 +385,6 @@ def table(rows:list)->str:
     out = ['| task | before % | after % | gain |', '| --- | ---: | ---: | ---: |']
     out += [f"| {r['task']} | {100*r['before']:.1f} | {100*r['after']:.1f} | {100*r['gain']:+.1f} |" for r in rows]
     return '\n'.join(out)
-
-# %% ../nbs/00_lab.ipynb #a5836930
-def _stage_load(st):
-    st['tok'], st['model'] = tokenizer(), model()
-    return f"lab base: {st['model'].num_parameters():,} parameters, vocabulary {len(st['tok'])}"
-
-def _stage_before(st):
-    st['before'] = {t: evaluate(st['model'], st['tok'], t, st['n']) for t in st['tasks']}
-    return 'held-out accuracy before SFT: ' + ', '.join(f"{t} {100*a:.0f}%" for t, a in st['before'].items())
-
-def _stage_sft(st):
-    st['model'], losses = sft(st['model'], st['tok'], st['tasks'], steps=st['steps'], batch_size=st['batch_size'],
-                              lr=st['lr'], seed=st['seed'], verbose=st['verbose'])
-    return f"SFT {st['steps']} steps x {st['batch_size']} on {', '.join(st['tasks'])}: loss {losses[0]:.2f} -> {losses[-1]:.2f}"
-
-def _stage_after(st):
-    st['after'] = {t: evaluate(st['model'], st['tok'], t, st['n']) for t in st['tasks']}
-    st['rows'] = [dict(task=t, before=st['before'][t], after=a, gain=a-st['before'][t]) for t, a in st['after'].items()]
-    return 'held-out accuracy after SFT: ' + ', '.join(f"{t} {100*a:.0f}%" for t, a in st['after'].items())
-
-TOUR_STAGES = {'load': _stage_load, 'before': _stage_before, 'sft': _stage_sft, 'after': _stage_after}
-
-# %% ../nbs/00_lab.ipynb #53b2b42d
-def _tour_args(argv):
-    "Parse `llmbook tour` options with the CLI's `Parser`: bad input exits 2 with one `llmbook: error: ...` line."
-    from llmbook.cli import Parser, positive, positive_float
-    p = Parser(prog='llmbook tour', description='Lab tour on CPU: evaluate the base, short SFT, evaluate again.')
-    p.add_argument('--steps', type=positive, default=300, help='SFT steps (default 300)')
-    p.add_argument('--batch-size', type=positive, default=16, help='SFT batch size (default 16)')
-    p.add_argument('--lr', type=positive_float, default=2e-3, help='SFT learning rate (default 2e-3)')
-    p.add_argument('--seed', type=int, default=0, help='SFT seed (default 0)')
-    p.add_argument('--n', type=positive, default=100, help='held-out items per task (default 100)')
-    p.add_argument('--tasks', nargs='+', default=TOUR_TASKS, choices=list(TASKS), metavar='TASK',
-                   help=f"default: {' '.join(TOUR_TASKS)}; any of {', '.join(TASKS)}")
-    p.add_argument('--verbose', action='store_true', help="also print the trainer's log and library warnings")
-    return p.parse_args(argv)
-
-def tour_main(argv:list|None=None)->int:
-    "`llmbook tour`: base accuracy, short SFT on CPU, accuracy again; one line per stage, then the table."
-    import warnings
-    a = _tour_args(argv)
-    os.environ.setdefault('HF_HUB_OFFLINE', '1')
-    st, t0 = dict(vars(a)), time.time()
-    with warnings.catch_warnings():
-        if not a.verbose: warnings.simplefilter('ignore')
-        for i, (name, stage) in enumerate(TOUR_STAGES.items(), 1):
-            t = time.time(); line = stage(st)
-            print(f"[{i}/{len(TOUR_STAGES)}] {line} ({time.time()-t:.0f} s)", flush=True)
-    print(table(st['rows']))
-    print(f"total {time.time()-t0:.0f} s")
-    return 0
 
 # %% ../nbs/00_lab.ipynb #282cf1e6
 def _hashes(d:Path)->dict: return {f.name: sha256(f) for f in sorted(d.iterdir()) if f.is_file()}
