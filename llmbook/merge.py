@@ -11,11 +11,11 @@ from pathlib import Path
 import torch
 
 # %% auto #0
-__all__ = ['SLERP_CHUNK', 'METHODS', 'ST_DTYPES', 'ST_NAMES', 'DTYPES', 'TOKENIZER_FILES', 'CONFIG_KEYS', 'merge_linear', 'slerp',
-           'merge_deltas', 'task_arithmetic', 'trim', 'elect_sign', 'ties', 'rescale_l1', 'dare', 'dare_linear',
-           'dare_ties', 'breadcrumbs_prune', 'della_prune', 'model_stock', 'MergeError', 'merge_tensor',
-           'setting_value', 'resolve_model', 'Checkpoint', 'read_config', 'plan_merge', 'ShardWriter', 'merge',
-           'merge_main']
+__all__ = ['SLERP_CHUNK', 'METHODS', 'ST_DTYPES', 'ST_NAMES', 'DTYPES', 'TOKENIZER_FILES', 'CONFIG_KEYS', 'MERGE_WORK',
+           'merge_linear', 'slerp', 'merge_deltas', 'task_arithmetic', 'trim', 'elect_sign', 'ties', 'rescale_l1',
+           'dare', 'dare_linear', 'dare_ties', 'breadcrumbs_prune', 'della_prune', 'model_stock', 'MergeError',
+           'merge_tensor', 'setting_value', 'resolve_model', 'Checkpoint', 'read_config', 'plan_merge', 'ShardWriter',
+           'merge', 'merge_main', 'tensor_headers', 'merge_footprint']
 
 # %% ../nbs/09_merge.ipynb #ef184060
 def merge_linear(
@@ -607,3 +607,29 @@ def merge_main(argv:list|None=None)->int:
     n, meth = len(list(out.glob('*.safetensors'))), yaml.safe_load((out/'merge_config.yml').read_text())['merge_method']
     print(f"merged with {meth} -> {out} ({n} shard{'s' * (n > 1)}, {time.time() - t0:.1f} s)")
     return 0
+
+# %% ../nbs/09_merge.ipynb #fb68a4fb
+def tensor_headers(
+    ref:str,  # a local model directory or a Hub id
+)->dict:      # tensor name -> (shape, dtype)
+    "Every tensor's shape and dtype from safetensors headers only: a local or cached model, else the Hub's header API (no weights downloaded)."
+    try: return {k: v[1:] for k, v in Checkpoint(ref).info.items()}
+    except MergeError:
+        if Path(ref).exists() or os.environ.get('HF_HUB_OFFLINE') == '1': raise
+    from huggingface_hub import get_safetensors_metadata
+    md = get_safetensors_metadata(ref)
+    return {k: (tuple(t.shape), ST_DTYPES[t.dtype]) for f in md.files_metadata.values() for k, t in f.tensors.items()}
+
+MERGE_WORK = 8   # float32 working copies of one tensor while it merges (inputs cast, deltas, their stack, weighted, sum, result)
+
+def merge_footprint(
+    refs:list,          # the models of a merge, the base included (the first one's tensors are the output's)
+    dtype:str|None=None, # the config's `dtype` (None: outputs keep the first model's dtypes)
+)->dict:                # bytes: disk_in, disk_out, ram; the largest tensor's name
+    "Disk and peak RAM of `merge` from safetensors headers: every input and one output on disk; one tensor of every input plus working copies in RAM."
+    heads = [tensor_headers(r) for r in refs]
+    nb = lambda shape, dt: math.prod(shape) * (DTYPES[dtype] if dtype and dt.is_floating_point else dt).itemsize
+    big = max(heads[0], key=lambda k: math.prod(heads[0][k][0]))
+    return dict(disk_in=sum(math.prod(s) * dt.itemsize for h in heads for s, dt in h.values()),
+                disk_out=sum(nb(*v) for v in heads[0].values()), largest=big,
+                ram=sum(math.prod(h[big][0]) * h[big][1].itemsize for h in heads) + MERGE_WORK * 4 * math.prod(heads[0][big][0]))

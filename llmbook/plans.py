@@ -29,15 +29,18 @@ class Plan:
     dataset:str|None=None   # Hub dataset id the GPU cell trains on (None: the lab's tasks)
     ref_model:str|None=None # DPO: frozen reference model (None: the base with adapters disabled)
     teacher:str|None=None   # distillation: frozen teacher
-    objective:str='sft'     # `sft`, or `dpo` (rows are preference pairs: two sequences each)
+    objective:str='sft'     # `sft`, `dpo` (rows are preference pairs: two sequences each); no training: `merge`, `quant` (method `infer`)
+    quant:str|None=None     # `infer` plans: the bitsandbytes load the estimate is for (`int8`, `nf4`; None: 16-bit)
+    inputs:tuple=()         # `merge`: the other models merged with `model`, the base first (the merged model has `model`'s architecture)
 
     @property
     def student(self)->str|None: return self.model if self.teacher else None
     def knobs(self, tier:str)->dict:
         "The estimator's knobs for this plan on `tier`: the tier's dtype, the recipe's precision, the plan's optimizer, checkpointing and accumulation."
         from llmbook.train import recipe_precision
-        return dict(dtype=TIERS[tier].dtype, precision=recipe_precision(self.method, tier), optimizer=self.optimizer, grad_ckpt=self.grad_ckpt,
-                    grad_accum=self.grad_accum, lora_r=self.lora_r)
+        k = dict(dtype=TIERS[tier].dtype, precision=recipe_precision(self.method, tier), optimizer=self.optimizer, grad_ckpt=self.grad_ckpt,
+                 grad_accum=self.grad_accum, lora_r=self.lora_r)
+        return k | (dict(quant=self.quant) if self.method == 'infer' else {})
     def estimate(self, tier:str)->Estimate:
         "The memory estimate of this plan on `tier` (a frozen reference's weights added to `weights`; DPO and teacher plans as chapters 7 and 8 estimate them)."
         if self.objective == 'dpo':
@@ -51,6 +54,8 @@ class Plan:
         frozen = sum(estimate(m, 'infer', dtype=TIERS[tier].dtype).breakdown['weights'] for m in (self.ref_model, self.teacher) if m)
         return replace(est, breakdown=est.breakdown | dict(weights=est.breakdown['weights'] + frozen), low=est.low + frozen, high=est.high + frozen)
     def __str__(self):
+        if self.objective == 'merge': return f"merge {self.model} with {', '.join(self.inputs[1:])} onto {self.inputs[0]}, then infer batch {self.batch}, seq {self.seq_len}"
+        if self.method == 'infer': return f"{self.model} infer ({self.quant or '16-bit'}), batch {self.batch}, seq {self.seq_len}"
         s = f"{self.model} {self.method}, batch {self.batch} x accum {self.grad_accum}, seq {self.seq_len}, {self.optimizer}"
         return s + (', gradient checkpointing' if self.grad_ckpt else '') + (f', LoRA r={self.lora_r}' if self.method != 'full' else '') + \
                (', DPO (batch = preference pairs)' if self.objective == 'dpo' else '')
@@ -59,6 +64,7 @@ class Plan:
 _Q = lambda size: f'Qwen/Qwen2.5-{size}-Instruct'
 _L8, _L70 = 'meta-llama/Llama-3.1-8B-Instruct', 'meta-llama/Llama-3.3-70B-Instruct'
 _TW, _ARENA, _CK = 'yentinglin/TaiwanChat', 'aigrant/tw_chatbot_arena', dict(grad_ckpt=True)
+_L3 = 'meta-llama/Meta-Llama-3-8B-Instruct'   # Llama 3 (no RoPE scaling): what `llmbook gguf` exports
 PLANS = {  # chapter -> tier -> Plan; `cpu` trains the lab model
     '00_lab':   {'cpu': Plan('lab', 'full', 32, 64)},
     '03_vram':  {'t4': Plan(_L8, 'qlora', 1, 2048, 8, **_CK), '24g': Plan(_L8, 'lora', 1, 2048, 8, **_CK),
@@ -75,6 +81,10 @@ PLANS = {  # chapter -> tier -> Plan; `cpu` trains the lab model
     '08_distill': {'t4': Plan(_Q('0.5B'), 'lora', 2, 512, 8, teacher=_Q('1.5B'), dataset=_TW, **_CK),
                    '24g': Plan(_Q('1.5B'), 'lora', 2, 512, 8, teacher=_Q('3B'), dataset=_TW, **_CK),
                    '80g': Plan(_Q('1.5B'), 'full', 2, 1024, 8, teacher=_Q('7B'), dataset=_TW, **_CK)},
+    '09_merge': {t: Plan(_Q(s), 'infer', 1, 512, objective='merge', inputs=(f'Qwen/Qwen2.5-{s}', f'Qwen/Qwen2.5-Coder-{s}-Instruct'))
+                 for t, s in (('t4', '0.5B'), ('24g', '1.5B'), ('80g', '7B'))},   # merged on CPU; the GPU runs the merged model
+    '10_quant': {'t4': Plan(_L3, 'infer', 4, 256, objective='quant', quant='int8'),   # 16-bit 8B does not fit a T4
+                 **{t: Plan(_L3, 'infer', 4, 256, objective='quant') for t in ('24g', '80g')}},
 }
 TOKENIZER_IDS = {  # chapter -> Hub ids whose tokenizer and config (not weights) the GPU cells load
     '01_tok': ('Qwen/Qwen2.5-7B-Instruct', _L8, 'google/gemma-3-4b-it', 'deepseek-ai/DeepSeek-V3'),
@@ -101,7 +111,7 @@ def chapter_ids(
     "Every Hub id a chapter loads on a tier (none on `cpu`: the lab ships with the package)."
     if tier == 'cpu': return []
     p = PLANS.get(chapter, {}).get(tier)
-    ids = [x for x in (p.model, p.ref_model, p.teacher, p.dataset) if x] if p else []
+    ids = [x for x in (p.model, *p.inputs, p.ref_model, p.teacher, p.dataset) if x] if p else []
     return ids + [*TOKENIZER_IDS.get(chapter, ()), *DATASET_IDS.get(chapter, ())]
 
 def hub_ids(
@@ -109,7 +119,7 @@ def hub_ids(
 )->list:               # sorted Hub ids
     "Every Hub id the registry references: what a stand-in Hub cache must hold for a rehearsal."
     plans = [p for by_tier in PLANS.values() for p in by_tier.values()]
-    found = dict(models={m for p in plans for m in (p.model, p.ref_model, p.teacher) if m and not m.startswith('lab')},
+    found = dict(models={m for p in plans for m in (p.model, p.ref_model, p.teacher, *p.inputs) if m and not m.startswith('lab')},
                  tokenizers={i for ids in TOKENIZER_IDS.values() for i in ids},
                  datasets={p.dataset for p in plans if p.dataset} | {i for ids in DATASET_IDS.values() for i in ids})
     if kind is not None and kind not in found: raise ValueError(f"kind must be one of {', '.join(found)}, or None")

@@ -84,6 +84,16 @@ def _hw_line(tier:str, info:HwInfo)->str:
     else: here = f"沒有 GPU，系統記憶體 {info.ram_total_gb:.1f} GB"
     return f"llmbook {__version__}｜等級 {tier}{forced}：{here}（GB = 10⁹ 位元組），訓練精度 {TIERS[tier].dtype}"
 
+_LOADS = {None: '16 位元', 'int8': '8 位元', 'nf4': 'NF4'}   # an `infer` plan's load, in words
+
+def _merge_line(p)->str:
+    "A merge plan's disk and RAM, from the safetensors headers of its models (cache, or the Hub's header API)."
+    from llmbook.merge import merge_footprint
+    try: f = merge_footprint([p.inputs[0], p.model, *p.inputs[1:]])
+    except Exception as e: return f"合併要的磁碟與記憶體要從 safetensors 標頭算，這裡讀不到標頭（{type(e).__name__}）：模型下載後再看下面的 GPU 儲存格"
+    return (f"合併在 CPU 上逐張量進行（由 safetensors 標頭估計）：磁碟 {f['disk_in']/GB:.1f} GB 輸入 + {f['disk_out']/GB:.1f} GB 輸出，"
+            f"記憶體約 {f['ram']/GB:.1f} GB（最大的張量 {f['largest']}）")
+
 def plan_lines(
     name:str,   # chapter notebook name, e.g. `04_sft`
     tier:str,   # tier to describe
@@ -100,14 +110,20 @@ def plan_lines(
         return [f"本章在 {tier} 等級沒有自己的計畫（有計畫的等級：{'、'.join(by_tier)}）"]
     bud, est = budget_gb(tier, info), p.estimate(tier)
     model = '內建實驗室模型（lab）' if p.model == 'lab' else p.model
-    lines = [f"本章在這裡執行：{model}，{p.method}，{TIERS[tier].dtype}，批次 {p.batch} × 累積 {p.grad_accum}，序列長度 {p.seq_len}，"
-             f"{p.optimizer}" + ('，梯度檢查點' if p.grad_ckpt else '') + (f"，LoRA r={p.lora_r}" if p.method != 'full' else ''),
+    if p.method == 'infer':   # merge or quantization chapters: nothing trains
+        what = (f"合併 {p.model} 與 {'、'.join(p.inputs[1:])}（基底 {p.inputs[0]}），合併後的模型" if p.objective == 'merge' else f'{model} ')
+        first = f"本章在這裡執行：{what}推論（{_LOADS[p.quant]}載入），{TIERS[tier].dtype}，批次 {p.batch}，序列長度 {p.seq_len}"
+    else:
+        first = (f"本章在這裡執行：{model}，{p.method}，{TIERS[tier].dtype}，批次 {p.batch} × 累積 {p.grad_accum}，序列長度 {p.seq_len}，"
+                 f"{p.optimizer}" + ('，梯度檢查點' if p.grad_ckpt else '') + (f"，LoRA r={p.lora_r}" if p.method != 'full' else ''))
+    lines = [first,
              f"估計記憶體 {est.total/GB:.1f} GB（範圍 {est.low/GB:.1f}–{est.high/GB:.1f}），預算 {bud:.1f} GB：" +
              ('放得下' if est.total <= bud*GB else '放不下')]
     if est.total > bud*GB:
         s = suggest(p.model, p.method, tier, p.batch*p.grad_accum, p.seq_len, budget=bud, **p.knobs(tier))  # keep the effective batch
         lines.append(f"要改的地方：{s['note']}（估計 {s['total_gb']} GB）" if s else
                      '這裡放不下本章的任何設定：換一張記憶體更大的 GPU，或用 LLMBOOK_TIER 選較小的等級')
+    if p.objective == 'merge': lines.append(_merge_line(p))
     if tier == 'cpu' and (gpu := [t for t in by_tier if t != 'cpu']):
         lines.append(f"GPU 儲存格（#| cuda）在這裡略過；在 GPU 上才執行（{gpu[0]}：{by_tier[gpu[0]]}）")
     return lines

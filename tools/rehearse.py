@@ -10,7 +10,7 @@ too: renamed arguments, unknown ids, masks that grade nothing, missing pad token
 Which tiers: `t4` for every chapter, executing the whole notebook with `#| cuda` cells enabled (cells nbdev-test
 skips otherwise, `#| slow`, `#| notest`, `#| eval: false`, stay skipped), so the lab cells are shown to keep working
 in rehearsal mode next to the GPU cells. `24g` and `80g` only where the chapter's plan for that tier
-(`llmbook.plans.plan(chapter, tier)`) differs from t4's in model or method; when `llmbook.plans` is absent, t4 only.
+(`llmbook.plans.plan(chapter, tier)`) differs from t4's in model, method or quantization; when `llmbook.plans` is absent, t4 only.
 `--tiers` overrides this. A chapter without `#| cuda` cells is rehearsed at t4 with the partial selection below (its
 setup cell runs at t4; its lessons already ran in the reader run).
 
@@ -62,10 +62,10 @@ def chapters(paths:list|None=None)->list:
 def _plan_key(plans, chapter:str, tier:str):
     p = plans.plan(chapter, tier)
     get = (lambda k: p.get(k)) if isinstance(p, dict) else (lambda k: getattr(p, k, None))
-    return (get('model'), get('method'))
+    return (get('model'), get('method'), get('quant'))   # quant: an `infer` plan that loads 16-bit where t4 loads 8-bit
 
 def tiers_for(path:Path, nb:dict)->tuple:
-    "(tiers to rehearse, why): t4, plus 24g/80g where the chapter's plan differs from t4's in model or method."
+    "(tiers to rehearse, why): t4, plus 24g/80g where the chapter's plan differs from t4's in model, method or quantization."
     declared = (nb.get('metadata', {}).get('llmbook') or {}).get('tiers') or list(GPU_TIERS)
     try: from llmbook import plans
     except ImportError: return ['t4'], 'llmbook.plans absent: t4 only'
@@ -78,7 +78,7 @@ def tiers_for(path:Path, nb:dict)->tuple:
         try: k = _plan_key(plans, path.stem, t)
         except KeyError: continue
         if k != base: out.append(t)
-    return out, 'plans differ from t4 (model/method)' if len(out) > 1 else 'plans equal t4 on 24g/80g'
+    return out, 'plans differ from t4 (model/method/quant)' if len(out) > 1 else 'plans equal t4 on 24g/80g'
 
 def _first_section(nb:dict)->int:
     "Index of the first markdown cell with a `## ` heading (end of the preamble)."

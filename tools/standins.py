@@ -47,6 +47,7 @@ class Model:
     config:str|None = None    # Hub id whose real config to use (default: the model's own)
     template:str|None = None  # chat template file in `standin_data/templates/` when npm's is not the model's
     generation:str|None = None # key of `GENERATION` (published generation_config.json values)
+    seed:int = 0              # weight seed: models a chapter merges need different weights (a shared base gives identical stand-ins)
 
 # Published generation_config.json values of the instruct models (sampling defaults and stop ids). They matter to
 # `generate()` only; transcribed from the model pages, which are unreachable from here: re-check when a GPU run shows
@@ -54,6 +55,7 @@ class Model:
 GENERATION = {
     'qwen2_5': dict(bos_token_id=151643, pad_token_id=151643, do_sample=True, eos_token_id=[151645, 151643],
                     repetition_penalty=1.05, temperature=0.7, top_p=0.8, top_k=20),
+    'llama3': dict(bos_token_id=128000, do_sample=True, eos_token_id=[128001, 128009], max_length=4096, temperature=0.6, top_p=0.9),
     'llama3_1': dict(bos_token_id=128000, do_sample=True, eos_token_id=[128001, 128008, 128009], temperature=0.6, top_p=0.9),
     'gemma2': dict(bos_token_id=2, eos_token_id=[1, 107], pad_token_id=0, cache_implementation='hybrid'),
     'gemma3': dict(bos_token_id=2, eos_token_id=[1, 106], pad_token_id=0, cache_implementation='hybrid', do_sample=True,
@@ -69,6 +71,12 @@ MODELS = {  # Hub id -> stand-in (one line each)
     'Qwen/Qwen2.5-14B-Instruct':         Model('qwen2_5', generation='qwen2_5'),
     'Qwen/Qwen2.5-32B-Instruct':         Model('qwen2_5', generation='qwen2_5'),
     'Qwen/Qwen2.5-72B-Instruct':         Model('qwen2_5', generation='qwen2_5'),   # plan('06_qlora', '80g')
+    # chapter 9 merges a base with two fine-tunes of the same size (Instruct, Coder-Instruct): same architecture and tokenizer,
+    # so the base and Coder stand-ins use the Instruct config (the published ones differ only in ids and window fields)
+    **{f'Qwen/Qwen2.5-{s}': Model('qwen2_5', config=f'Qwen/Qwen2.5-{s}-Instruct', seed=1) for s in ('0.5B', '1.5B', '7B')},
+    **{f'Qwen/Qwen2.5-Coder-{s}-Instruct': Model('qwen2_5', config=f'Qwen/Qwen2.5-{s}-Instruct', generation='qwen2_5', seed=2)
+       for s in ('0.5B', '1.5B', '7B')},
+    'meta-llama/Meta-Llama-3-8B-Instruct': Model('llama3', template='llama3.jinja', generation='llama3'),   # plan('10_quant', ...)
     'meta-llama/Llama-3.1-8B-Instruct':  Model('llama3_1', template='llama3_1.jinja', generation='llama3_1'),
     'meta-llama/Llama-3.1-70B-Instruct': Model('llama3_1', template='llama3_1.jinja', generation='llama3_1'),
     'meta-llama/Llama-3.3-70B-Instruct': Model('llama3_1', template='llama3_1.jinja', generation='llama3_1'),
@@ -316,7 +324,7 @@ def build(force:bool=False, quiet:bool=False)->Path:
         datasets.disable_progress_bars(); transformers.utils.logging.disable_progress_bar()
         transformers.utils.logging.set_verbosity_error()
         for hub_id, m in MODELS.items():
-            build_model(hub_id, m, tmp/'hub', k)
+            build_model(hub_id, m, tmp/'hub', k, seed=m.seed)
             if not quiet: print(f"  model   {hub_id}", file=sys.stderr)
         for hub_id, s in DATASETS.items():
             build_dataset(hub_id, s, tmp/'datasets', tmp/'work')
