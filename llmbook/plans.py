@@ -29,7 +29,7 @@ class Plan:
     dataset:str|None=None   # Hub dataset id the GPU cell trains on (None: the lab's tasks)
     ref_model:str|None=None # DPO: frozen reference model (None: the base with adapters disabled)
     teacher:str|None=None   # distillation: frozen teacher
-    objective:str='sft'     # `sft`, `dpo` (rows are preference pairs: two sequences each); no training: `merge`, `quant` (method `infer`)
+    objective:str='sft'     # `sft`, `dpo` (rows are preference pairs: two sequences each); no training: `merge`, `quant`, `eval` (method `infer`)
     quant:str|None=None     # `infer` plans: the bitsandbytes load the estimate is for (`int8`, `nf4`; None: 16-bit)
     inputs:tuple=()         # `merge`: the other models merged with `model`, the base first (the merged model has `model`'s architecture)
 
@@ -64,6 +64,7 @@ class Plan:
 _Q = lambda size: f'Qwen/Qwen2.5-{size}-Instruct'
 _L8, _L70 = 'meta-llama/Llama-3.1-8B-Instruct', 'meta-llama/Llama-3.3-70B-Instruct'
 _TW, _ARENA, _CK = 'yentinglin/TaiwanChat', 'aigrant/tw_chatbot_arena', dict(grad_ckpt=True)
+_TMMLU = 'ikala/tmmluplus'   # chapter 11: multiple-choice questions in Traditional Chinese (test split, one config per subject)
 _L3 = 'meta-llama/Meta-Llama-3-8B-Instruct'   # Llama 3 (no RoPE scaling): what `llmbook gguf` exports
 PLANS = {  # chapter -> tier -> Plan; `cpu` trains the lab model
     '00_lab':   {'cpu': Plan('lab', 'full', 32, 64)},
@@ -85,6 +86,7 @@ PLANS = {  # chapter -> tier -> Plan; `cpu` trains the lab model
                  for t, s in (('t4', '0.5B'), ('24g', '1.5B'), ('80g', '7B'))},   # merged on CPU; the GPU runs the merged model
     '10_quant': {'t4': Plan(_L3, 'infer', 4, 256, objective='quant', quant='int8'),   # 16-bit 8B does not fit a T4
                  **{t: Plan(_L3, 'infer', 4, 256, objective='quant') for t in ('24g', '80g')}},
+    '11_eval':  {t: Plan(_Q(s), 'infer', 8, 512, objective='eval', dataset=_TMMLU) for t, s in (('t4', '1.5B'), ('24g', '7B'), ('80g', '14B'))},
 }
 TOKENIZER_IDS = {  # chapter -> Hub ids whose tokenizer and config (not weights) the GPU cells load
     '01_tok': ('Qwen/Qwen2.5-7B-Instruct', _L8, 'google/gemma-3-4b-it', 'deepseek-ai/DeepSeek-V3'),

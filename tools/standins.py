@@ -97,6 +97,7 @@ DATASETS = {  # Hub id -> stand-in (one line each)
     'yentinglin/TaiwanChat':      DatasetStandin('chat_rows'),        # id, messages[{content, role}]
     'lianghsun/tw-instruct-500k': DatasetStandin('sharegpt_rows'),    # conversations[{from, value}]
     'aigrant/tw_chatbot_arena':   DatasetStandin('arena_rows', n=240, config='argilla'),  # arena votes + chosen/rejected conversations
+    'ikala/tmmluplus':            DatasetStandin('mc_rows', splits=('test',), n=120, config='geography_of_taiwan'),  # question, A-D, answer
 }
 
 def hub_ids()->list:
@@ -153,7 +154,16 @@ def arena_rows(n:int)->list:
                          chosen=win, rejected=lose))
     return rows
 
-ROW_BUILDERS = dict(chat_rows=chat_rows, sharegpt_rows=sharegpt_rows, preference_rows=preference_rows, arena_rows=arena_rows)
+def mc_rows(n:int)->list:
+    "TMMLU+ rows (one subject's config): `question`, options `A`-`D` and the answer letter; arithmetic questions with nearby wrong options."
+    rng, rows = random.Random(0), []
+    for i in range(n):
+        a, b = rng.randrange(10, 99), rng.randrange(10, 99)
+        opts = [a + b, a + b + 1, a + b - 10, a + b + 10]; rng.shuffle(opts)
+        rows.append(dict(question=f'{a} 加 {b} 等於多少？', **{k: str(v) for k, v in zip('ABCD', opts)}, answer='ABCD'[opts.index(a + b)]))
+    return rows
+
+ROW_BUILDERS = dict(mc_rows=mc_rows, chat_rows=chat_rows, sharegpt_rows=sharegpt_rows, preference_rows=preference_rows, arena_rows=arena_rows)
 
 # ----------------------------------------------------------------------------------------------- model configs
 def real_config(hub_id:str)->dict:
