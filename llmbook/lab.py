@@ -409,21 +409,13 @@ def _train_model(tok, name:str, out:Path, log_every:int)->dict:
     rec['sha256'] = _hashes(out/name)
     return rec
 
-def _swap(new:Path, out:Path):
-    "Put directory `new` in place of `out` by renames: `out` is always either the old or the new build."
-    old = out.with_name(f'.{out.name}-old-{os.getpid()}')
-    if out.exists(): os.replace(out, old)
-    os.replace(new, out)
-    shutil.rmtree(old, ignore_errors=True)
-
 # %% ../nbs/00_lab.ipynb #a7c26027
 def build(out=None, names:list|None=None, log_every:int=250)->dict:
     "Re-derive the lab (tokenizer, then the `names` models) in a temporary directory, then move it into `out`."
     import torch, transformers, tokenizers, platform
+    from llmbook.cli import atomic_output
     out, names = Path(out) if out else _assets(), list(MODELS) if names is None else list(names)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f'.{out.name}-build-', dir=out.parent))
-    try:
+    with atomic_output(out) as tmp:   # `out` is the old build until the new one is complete, then the new one
         tok = train_tokenizer(); tok.save_pretrained(str(tmp/'tokenizer'))
         old = json.loads((out/'manifest.json').read_text()) if (out/'manifest.json').exists() else dict(models={})
         man = dict(tokenizer=dict(vocab_size=len(tok), sha256=_hashes(tmp/'tokenizer')),
@@ -442,6 +434,4 @@ def build(out=None, names:list|None=None, log_every:int=250)->dict:
             if f.is_file() and f.name != 'manifest.json' and not (tmp/f.name).exists(): shutil.copy2(f, tmp/f.name)
         (tmp/'manifest.json').write_text(json.dumps(man, indent=1, ensure_ascii=False))
         for p in [tmp, *tmp.rglob('*')]: p.chmod(0o755 if p.is_dir() else 0o644)   # mkdtemp and safetensors make them private
-        _swap(tmp, out)
-    finally: shutil.rmtree(tmp, ignore_errors=True)
     return man

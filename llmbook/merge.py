@@ -538,13 +538,6 @@ def _plan_dtypes(order, cks, dtype, out_dtype):
         tk['dtype'] = out_dtype if out_dtype is not None and dt.is_floating_point else dt
         tk['shape'] = cks[tk['inputs'][0][0]].info[tk['inputs'][0][1]][1]
 
-def _move_into_place(tmp, out):
-    "Rename the finished temporary directory to `out`; an old `out` is removed only after that."
-    umask = os.umask(0); os.umask(umask); os.chmod(tmp, 0o777 & ~umask)   # mkdtemp made it private
-    if not out.exists(): return tmp.rename(out)
-    old = Path(tempfile.mkdtemp(prefix=f'.{out.name}.old.', dir=out.parent))
-    out.rename(old/'out'); tmp.rename(out); shutil.rmtree(old)
-
 def merge(
     config,                      # mergekit YAML path/text, or a dict
     out_dir,                     # output model directory (written to a temporary directory, then renamed)
@@ -554,6 +547,7 @@ def merge(
     verbose:bool=False,          # print one line per tensor
 )->Path:                         # the output directory
     "Merge the models of a mergekit config tensor by tensor into a loadable Hugging Face model directory."
+    from llmbook.cli import atomic_output
     cfg, out = read_config(config), Path(out_dir)
     meth = METHODS[cfg['merge_method']]
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
@@ -562,9 +556,7 @@ def merge(
     dtype, out_dtype = (DTYPES[str(cfg[k]).removeprefix('torch.')] if cfg.get(k) else None for k in ('dtype', 'out_dtype'))
     order = sorted(tasks, key=lambda tk: max(n for _, n in tk['inputs']))   # mergekit's execution order
     _plan_dtypes(order, cks, dtype, out_dtype)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f'.{out.name}.', dir=out.parent))
-    try:
+    with atomic_output(out) as tmp:   # a temporary folder beside `out`, renamed into place once complete
         gen, w = _generator(random_seed), ShardWriter(tmp, [(tk['out'], tk['shape'], tk['dtype']) for tk in order], max_shard_bytes)
         for tk in order:
             ids = [r for r, _ in tk['inputs']]
@@ -577,9 +569,6 @@ def merge(
             del xs, y
         w.close()
         _write_meta(cfg, donor, tmp, n_layers, out_dtype or dtype)
-        _move_into_place(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True); raise
     return out
 
 # %% ../nbs/09_merge.ipynb #384b18a6

@@ -360,6 +360,7 @@ def export_gguf(
     "Write a llama.cpp GGUF from a HF Llama folder: planned from headers, disk space checked, streamed, written atomically."
     import gguf, numpy as np
     from safetensors import safe_open
+    from llmbook.cli import atomic_output
     model_dir, out = Path(model_dir), Path(out)
     plan = gguf_plan(model_dir, ftype)
     cfg = json.loads((model_dir/'config.json').read_text(encoding='utf-8'))
@@ -372,23 +373,31 @@ def export_gguf(
     for meth, val in gguf_metadata(cfg, voc, ftype, model_dir.name): getattr(w, meth)(val)
     for r in plan: w.add_tensor_info(r['name'], r['shape'], np.dtype(np.float32), r['nbytes'], raw_dtype=r['type'])
     heads = {'attn_q': cfg['num_attention_heads'], 'attn_k': cfg.get('num_key_value_heads', cfg['num_attention_heads'])}
-    fd, tmp = tempfile.mkstemp(prefix=f'.{out.name}.', suffix='.tmp', dir=dest); os.close(fd)
-    try:
-        w.write_header_to_file(Path(tmp)); w.write_kv_data_to_file(); w.write_ti_data_to_file()
-        for r in plan:
-            with safe_open(r['file'], framework='pt') as sf: x = sf.get_tensor(r['hf']).float().numpy()
-            if permute and r['name'].split('.')[-2] in heads: x = permute_qk(x, heads[r['name'].split('.')[-2]])
-            w.write_tensor_data(gguf.quants.quantize(np.ascontiguousarray(x), r['type']))
-        w.close(); os.replace(tmp, out)
-    except BaseException:
-        w.close(); Path(tmp).unlink(missing_ok=True); raise
+    with atomic_output(out, folder=False) as tmp:   # a temporary file beside `out`, renamed over it once complete
+        try:
+            w.write_header_to_file(tmp); w.write_kv_data_to_file(); w.write_ti_data_to_file()
+            for r in plan:
+                with safe_open(r['file'], framework='pt') as sf: x = sf.get_tensor(r['hf']).float().numpy()
+                if permute and r['name'].split('.')[-2] in heads: x = permute_qk(x, heads[r['name'].split('.')[-2]])
+                w.write_tensor_data(gguf.quants.quantize(np.ascontiguousarray(x), r['type']))
+        finally: w.close()
     return dict(path=str(out), bytes=out.stat().st_size, estimate=need, types={r['name']: r['type'].name for r in plan})
 
 # %% ../nbs/10_quant.ipynb #83f295ac
+def _gguf_reader(path):
+    "`gguf.GGUFReader(path)`; a truncated or corrupt file raises one clear `ValueError` instead of a numpy error."
+    import gguf
+    size = os.path.getsize(path)   # a missing file stays FileNotFoundError
+    try: r = gguf.GGUFReader(path)
+    except Exception as e: raise ValueError(f"{path} is not a complete GGUF file (truncated or corrupt: {type(e).__name__}: {e})") from None
+    end = max((t.data_offset + t.n_bytes for t in r.tensors), default=0)
+    if end > size: raise ValueError(f"{path} is truncated: its tensors end at byte {end}, the file has {size}")
+    return r
+
 def read_gguf(path)->tuple:
     "Metadata (key -> value) and tensors (name -> float32 array in PyTorch's shape, dequantized) of a GGUF file, plus each tensor's type."
     import gguf
-    r = gguf.GGUFReader(path)
+    r = _gguf_reader(path)
     meta = {k: f.contents() for k, f in r.fields.items() if not k.startswith('GGUF.')}
     tensors = {t.name: gguf.quants.dequantize(t.data, t.tensor_type).reshape(tuple(int(n) for n in reversed(t.shape))) for t in r.tensors}
     return meta, tensors, {t.name: t.tensor_type.name for t in r.tensors}
@@ -414,8 +423,7 @@ def gguf_main(argv:list|None=None)->int:
 # %% ../nbs/10_quant.ipynb #c7cde204
 def gguf_tensor_types(path)->dict:
     "Tensor name -> type of a GGUF file (what a quantizer really wrote)."
-    import gguf
-    return {t.name: t.tensor_type.name for t in gguf.GGUFReader(path).tensors}
+    return {t.name: t.tensor_type.name for t in _gguf_reader(path).tensors}
 
 def llamacpp_logits(
     gguf_path,        # a GGUF file
@@ -439,8 +447,10 @@ def llama_quantize(
 )->dict:                  # tensor name -> type actually written
     "Quantize with llama.cpp's own quantizer (K-quants need it) and report the types it really wrote."
     import ctypes, llama_cpp
+    from llmbook.cli import atomic_output
     p = llama_cpp.llama_model_quantize_default_params()
     p.ftype, p.nthread = getattr(llama_cpp, f'LLAMA_FTYPE_MOSTLY_{ftype}'), nthread
-    if llama_cpp.llama_model_quantize(str(src).encode(), str(dst).encode(), ctypes.byref(p)) != 0:
-        raise RuntimeError(f"llama.cpp could not quantize {src} to {ftype}")
+    with atomic_output(dst, folder=False) as tmp:   # llama.cpp writes `tmp`; `dst` changes only once it is complete
+        if llama_cpp.llama_model_quantize(str(src).encode(), str(tmp).encode(), ctypes.byref(p)) != 0:
+            raise RuntimeError(f"llama.cpp could not quantize {src} to {ftype}")
     return gguf_tensor_types(dst)

@@ -217,20 +217,16 @@ def read_leaderboard(out)->list:
     with open(Path(out)/'leaderboard.csv', newline='', encoding='utf-8') as f: return [{k: num(v) for k, v in r.items()} for r in csv.DictReader(f)]
 
 def write_out(run:TourRun, out)->Path:
-    "Write the leaderboard (CSV, Markdown, plot) and the tour's models into `out`: built in a temporary folder, then moved into place."
+    "Write the leaderboard (CSV, Markdown, plot) and the tour's models into `out`, atomically (`llmbook.cli.atomic_output`)."
     import shutil
-    from llmbook.merge import _move_into_place
-    out = Path(out); out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f'.{out.name}.tmp-', dir=out.parent))
-    try:
+    from llmbook.cli import atomic_output
+    with atomic_output(out) as tmp:
         with open(tmp/'leaderboard.csv', 'w', newline='', encoding='utf-8') as f:
             w = csv.DictWriter(f, fieldnames=list(run.rows[0])); w.writeheader(); w.writerows(run.rows)
         (tmp/'leaderboard.md').write_text(leaderboard_markdown(run.rows) + '\n', encoding='utf-8')
         plot_leaderboard(run.rows, tmp/'leaderboard.png')
         if (run.work/'models').is_dir(): shutil.copytree(run.work/'models', tmp/'models')
-        _move_into_place(tmp, out)
-    except BaseException: shutil.rmtree(tmp, ignore_errors=True); raise
-    return out
+    return Path(out)
 
 # %% ../nbs/95_tour.ipynb #04ca5a69
 def run_tour(
