@@ -16,13 +16,12 @@ __all__ = ['LETTERS', 'MC_TASKS', 'MC_FORMATS', 'token_nll', 'perplexity', 'norm
 
 # %% ../nbs/11_eval.ipynb #18ebebdf
 def _windows(ids:list, window:int, stride:int)->list:
-    "(start, end, first scored position) of each sliding window over one token sequence; every position >= 1 is scored once."
-    out, done = [], 1
-    for start in range(0, max(1, len(ids) - 1), stride):
-        end = min(start + window, len(ids))
-        if end <= done: break
-        out.append((start, end, done)); done = end
-        if end == len(ids): break
+    """(start, end, first scored position) of each window over one token sequence: window k starts at k*stride (or one token
+    before the first unscored one, so that it has context), holds at most `window` tokens; every position >= 1 is scored once."""
+    out, done, k = [], 1, 0
+    while done < len(ids):
+        start = min(k*stride, done - 1); end = min(start + window, len(ids))
+        out.append((start, end, done)); done, k = end, k + 1
     return out
 
 def token_nll(model, tok, texts:list, window:int|None=None, stride:int|None=None, add_bos:bool=True, batch_size:int=32)->tuple:

@@ -1,5 +1,5 @@
-"""Disconnects lose nothing, for every output the CLI and the library write (issue 14): `llmbook merge`, `llmbook gguf`
-and `lab.build` run in a subprocess that stops at a point of `llmbook.cli.move_into_place` (the test hook
+"""Disconnects lose nothing, for every output the CLI and the library write (issue 14): `llmbook merge`, `llmbook gguf`,
+`llmbook tour --out` and `lab.build` run in a subprocess that stops at a point of `llmbook.cli.move_into_place` (the test hook
 `llmbook.cli._write_hook`, chosen with LLMBOOK_TEST_PAUSE) and is killed there with SIGKILL: no timing, the test polls
 for the marker the hook writes. Checked after each kill: a missing output stays missing, a previous output stays byte
 for byte and loads, the same command run again succeeds and cleans what the killed run left beside the output.
@@ -91,6 +91,11 @@ def _load_gguf(out:Path):
 def _load_build(out:Path):
     assert len(lab.tokenizer(out/'tokenizer')) == json.loads((out/'manifest.json').read_text())['tokenizer']['vocab_size']
 
+def _load_tour(out:Path):
+    from llmbook.tour import read_leaderboard
+    rows = read_leaderboard(out)
+    assert [r['checkpoint'] for r in rows] == ['base', 'base int8', 'base int4'] and (out/'leaderboard.md').exists() and (out/'leaderboard.png').exists()
+
 def writers(d:Path)->dict:
     "kind -> (output, argv A, argv B, loader, make the previous output differ from what B writes)."
     out = d/'out'
@@ -101,9 +106,11 @@ def writers(d:Path)->dict:
         'merge': (out, ['merge', d/'a.yml', out, '--overwrite'], ['merge', d/'b.yml', out, '--overwrite'], _load_merge, None),
         'gguf': (d/'out.gguf', ['gguf', d/'base', d/'out.gguf', '--type', 'f16'], ['gguf', d/'base', d/'out.gguf', '--type', 'q8_0'], _load_gguf, None),
         'build': (d/'lab', ['build', d/'lab'], ['build', d/'lab'], _load_build, tamper),
+        'tour': (d/'tour', ['tour', '--stages', 'quant', '--n', '4', '--no-progress', '--out', d/'tour'],
+                 ['tour', '--stages', 'quant', '--n', '6', '--no-progress', '--out', d/'tour'], _load_tour, None),
     }
 
-@pytest.mark.parametrize('kind', ['merge', 'gguf', 'build'])
+@pytest.mark.parametrize('kind', ['merge', 'gguf', 'build', 'tour'])
 def test_sigkill_while_writing_leaves_old_or_new_never_a_mix(kind, inputs, tmp_path):
     work = tmp_path/'w'; work.mkdir()
     for f in ('a.yml', 'b.yml', 'base'): os.symlink(inputs/f, work/f)

@@ -77,28 +77,6 @@ def test_sft_raises_no_deprecation_warning():
         m, losses = sft(model(), tokenizer(), ['guozi'], steps=2, batch_size=4, log_every=1)
     assert len(losses) == 2
 
-def test_tour_cli():
-    r = llmbook('tour', '--steps', '10', '--n', '10')
-    assert r.returncode == 0, r.stderr[-2000:]
-    from llmbook.lab import TOUR_TASKS, TOUR_STAGES
-    lines = r.stdout.splitlines()
-    n = len(TOUR_STAGES)                                          # one line per stage, then the table
-    assert all(l.startswith(f'[{i}/{n}] ') for i, l in enumerate(lines[:n], 1)), lines
-    assert '| task | before % | after % | gain |' in lines
-    for t in TOUR_TASKS: assert any(l.startswith(f'| {t} |') for l in lines)
-    assert not any(l.startswith('{') for l in lines)          # no raw trainer log dicts
-    assert 'Warning' not in r.stderr and 'kernels' not in r.stderr and 'Loading weights' not in r.stderr, r.stderr
-
-@pytest.mark.parametrize('args', [['--tasks', 'nope'], ['--n', '0'], ['--steps', '-1'], ['--batch-size', 'x']])
-def test_tour_bad_input_is_one_line(args):
-    r = llmbook('tour', *args, timeout=60)
-    assert r.returncode == 2 and r.stdout == ''
-    assert r.stderr.startswith('llmbook: error: ') and r.stderr.count('\n') == 1 and 'Traceback' not in r.stderr, r.stderr
-
-def test_tour_help_lists_verbose():
-    r = llmbook('tour', '-h', timeout=60)
-    assert r.returncode == 0 and '--verbose' in r.stdout and '--tasks' in r.stdout
-
 def _fake_build(monkeypatch, fail=False):
     "Replace the expensive training in `build` by a stub that writes one small file per model (or fails)."
     from llmbook import lab
