@@ -1,4 +1,4 @@
-"""分數是量出來的，量法不同，分數就不同。這一章從零寫出困惑度（perplexity，含滑動視窗）、完全相符（exact match）與選擇題的對數概似（log-likelihood）評分，
+"""分數是量出來的，量法不同，分數就不同。這一章從零寫出困惑度（perplexity，含滑動視窗）、完全比對（exact match）與選擇題的對數概似（log-likelihood）評分，
 用 TMMLU+ 的格式在實驗室上示範同一個模型換個出題格式分數就變了，最後用 `llmbook tour` 的同一套流程，把全書做出的每一種檢查點放進一張排行榜。
 
 Docs: https://llmbook.github.io/llmbook/eval.html.md"""
