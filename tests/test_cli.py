@@ -43,7 +43,7 @@ BAD = [  # (id, argv with {d} for the temp folder, extra environment, exit statu
     ('env-bad-tier',      ['env'], {'LLMBOOK_TIER': 'bogus'}, 2, "LLMBOOK_TIER='bogus' is not a tier"),
     ('env-bad-rehearse',  ['env', '--json'], {'LLMBOOK_REHEARSE': 'a100'}, 2, 'is not a tier'),
     ('env-bad-option',    ['env', '--frobnicate'], None, 2, 'unrecognized arguments: --frobnicate'),
-    ('tour-bad-task',     ['tour', '--tasks', 'nope'], None, 2, "invalid choice: 'nope'"),
+    ('tour-bad-stage',    ['tour', '--stages', 'nope'], None, 2, "invalid choice: 'nope'"),
     ('tour-n-0',          ['tour', '--n', '0'], None, 2, 'argument --n: must be at least 1'),
     ('tour-steps-neg',    ['tour', '--steps', '-1'], None, 2, 'argument --steps: must be at least 1'),
     ('tour-batch-0',      ['tour', '--batch-size', '0'], None, 2, 'argument --batch-size'),

@@ -311,11 +311,11 @@ def verify(root:Path):
         "    lm = AutoModelForCausalLM.from_pretrained(m)\n"
         "    ids = t.apply_chat_template([{'role':'user','content':'你好'},{'role':'assistant','content':'您好'}], return_dict=True, return_tensors='pt')\n"
         "    lm(input_ids=ids['input_ids'])\n"
-        "for d, cfg in dsets:\n"
-        "    assert len(load_dataset(d, cfg, split='train')) and next(iter(load_dataset(d, cfg, split='train', streaming=True)))\n"
+        "for d, cfg, split in dsets:\n"
+        "    assert len(load_dataset(d, cfg, split=split)) and next(iter(load_dataset(d, cfg, split=split, streaming=True)))\n"
         "print('ok')\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith('HF_')} | _env(root) | {'TOKENIZERS_PARALLELISM': 'false'}
-    r = subprocess.run([sys.executable, '-c', code, json.dumps(sorted(MODELS)), json.dumps(sorted((k, v.config) for k, v in DATASETS.items()))],
+    r = subprocess.run([sys.executable, '-c', code, json.dumps(sorted(MODELS)), json.dumps(sorted((k, v.config, v.splits[0]) for k, v in DATASETS.items()))],
                        env=env, capture_output=True, text=True)
     if r.returncode or 'ok' not in r.stdout:
         raise RuntimeError(f"stand-in check failed:\n{r.stderr[-3000:]}")
