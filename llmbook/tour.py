@@ -180,7 +180,8 @@ def _score(run:TourRun, ck:Checkpoint, secs:float)->dict:
 def _line(row:dict)->str:
     from llmbook import lab
     acc = ', '.join(f"{t} {100*row[t]:.0f}%" for t in lab.TOUR_TASKS)
-    return f"{row['checkpoint']}: {acc}; Traditional {100*row['traditional']:.0f}%"
+    tr = row['traditional']   # nan: no answer had a character whose Traditional and Simplified forms differ
+    return f"{row['checkpoint']}: {acc}; Traditional " + (f"{100*tr:.0f}%" if tr == tr else 'n/a')
 
 # %% ../nbs/95_tour.ipynb #bdd0c090
 def leaderboard_markdown(rows:list)->str:
@@ -203,7 +204,7 @@ def plot_leaderboard(rows:list, path=None):
     for k, t in enumerate(lab.TOUR_TASKS): ax.bar([i + k*w for i in range(len(rows))], [r[t] for r in rows], w, label=t)
     ax.plot([i + 0.4 - w/2 for i in range(len(rows))], [r['traditional'] for r in rows], 'k.', label='Traditional share')
     ax.set_xticks([i + 0.4 - w/2 for i in range(len(rows))], [r['checkpoint'] for r in rows], fontsize=8, rotation=20)
-    ax.set(ylim=(0, 1.05), ylabel='held-out'); ax.legend(fontsize=7, ncol=4, loc='lower right'); fig.tight_layout()
+    ax.set(ylim=(0, 1.05), ylabel='held-out'); ax.legend(fontsize=7, ncol=4, loc='lower center', bbox_to_anchor=(0.5, 1.0), frameon=False); fig.tight_layout()
     if path: fig.savefig(path, dpi=120); plt.close(fig)
     return fig
 
@@ -217,7 +218,7 @@ def read_leaderboard(out)->list:
     with open(Path(out)/'leaderboard.csv', newline='', encoding='utf-8') as f: return [{k: num(v) for k, v in r.items()} for r in csv.DictReader(f)]
 
 def write_out(run:TourRun, out)->Path:
-    "Write the leaderboard (CSV, Markdown, plot) and the tour's models into `out`, atomically (`llmbook.cli.atomic_output`)."
+    "Write the leaderboard (CSV, Markdown, plot) and the full-precision models into `out`, atomically (`llmbook.cli.atomic_output`)."
     import shutil
     from llmbook.cli import atomic_output
     with atomic_output(out) as tmp:
@@ -225,6 +226,8 @@ def write_out(run:TourRun, out)->Path:
             w = csv.DictWriter(f, fieldnames=list(run.rows[0])); w.writeheader(); w.writerows(run.rows)
         (tmp/'leaderboard.md').write_text(leaderboard_markdown(run.rows) + '\n', encoding='utf-8')
         plot_leaderboard(run.rows, tmp/'leaderboard.png')
+        for name, ck in run.ckpts.items():   # every full-precision model the tour trained or merged, as a Hugging Face folder
+            if name != 'base' and ck.bits == 32 and ck.stage != 'quant': run.saved(name)
         if (run.work/'models').is_dir(): shutil.copytree(run.work/'models', tmp/'models')
     return Path(out)
 
