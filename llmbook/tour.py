@@ -181,7 +181,7 @@ def _line(row:dict)->str:
     from llmbook import lab
     acc = ', '.join(f"{t} {100*row[t]:.0f}%" for t in lab.TOUR_TASKS)
     tr = row['traditional']   # nan: no answer had a character whose Traditional and Simplified forms differ
-    return f"{row['checkpoint']}: {acc}; Traditional " + (f"{100*tr:.0f}%" if tr == tr else 'n/a')
+    return f"{row['checkpoint']}: {acc}; Traditional " + (f"{100*tr:.0f}%" if tr == tr else '-')
 
 # %% ../nbs/95_tour.ipynb #bdd0c090
 def leaderboard_markdown(rows:list)->str:
