@@ -7,15 +7,14 @@ Docs: https://llmbook.github.io/llmbook/tour.html.md"""
 
 # %% ../nbs/95_tour.ipynb #2fdbba43
 from __future__ import annotations
-import copy, csv, io, os, random, sys, tempfile, time, warnings
+import copy, csv, os, random, sys, tempfile, time, warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['STAGES', 'NEEDS', 'TOUR', 'STAGE_FNS', 'COLUMNS', 'resolve_stages', 'Checkpoint', 'TourRun', 'stage_sft',
-           'stage_lora', 'stage_qlora', 'stage_dpo', 'stage_distill', 'stage_merge', 'stage_quant',
-           'leaderboard_markdown', 'plot_leaderboard', 'read_leaderboard', 'write_out', 'run_tour', 'tour_parser',
-           'tour_main']
+__all__ = ['STAGES', 'NEEDS', 'TOUR', 'STAGE_FNS', 'resolve_stages', 'Checkpoint', 'TourRun', 'stage_sft', 'stage_lora',
+           'stage_qlora', 'stage_dpo', 'stage_distill', 'stage_merge', 'stage_quant', 'leaderboard_markdown',
+           'plot_leaderboard', 'read_leaderboard', 'write_out', 'run_tour', 'tour_parser', 'tour_main']
 
 # %% ../nbs/95_tour.ipynb #9512c349
 STAGES = ('sft', 'lora', 'qlora', 'dpo', 'distill', 'merge', 'quant')   # the pipeline in order; evaluation always closes it
@@ -46,14 +45,13 @@ class Checkpoint:
 
 @dataclass
 class TourRun:
-    "The tour's state: options, tokenizer, work folder, checkpoints, leaderboard rows, seconds per stage."
+    "The tour's state: options, tokenizer, work folder, checkpoints, leaderboard rows, the training data."
     opts:dict
     tok:object = field(repr=False)
     work:Path
     ckpts:dict = field(default_factory=dict)
     rows:list = field(default_factory=list)
-    seconds:dict = field(default_factory=dict)
-    items:list = field(default_factory=list, repr=False)
+    data:tuple = field(default=None, repr=False)   # (train items, SFT rows): drawn once, shared by the stages
     def latest(self, *names):
         "The first of `names` this run produced."
         return next(self.ckpts[n] for n in names if n in self.ckpts)
@@ -64,15 +62,17 @@ class TourRun:
         return str(d)
 
 # %% ../nbs/95_tour.ipynb #2a086a15
-def _rows(run:TourRun)->list:
-    "The SFT data: `steps x batch_size` train items over the tour tasks; a `simplified` share of the answers in Simplified script."
-    from llmbook import lab
-    from llmbook.dpo import mixed_script_rows
-    o = run.opts; n = o['steps']*o['batch_size']; its = []
-    for t in lab.TOUR_TASKS:
-        x = lab.items(t, 'train'); random.Random(o['seed']).shuffle(x); its += x[:n//len(lab.TOUR_TASKS)]
-    random.Random(o['seed']).shuffle(its); run.items = its
-    return mixed_script_rows(its, o['simplified'], o['seed'])
+def _data(run:TourRun)->tuple:
+    "(train items, SFT rows), drawn on first use: `steps x batch_size` items over the tour tasks; a `simplified` share of the SFT answers in Simplified script."
+    if run.data is None:
+        from llmbook import lab
+        from llmbook.dpo import mixed_script_rows
+        o = run.opts; n = o['steps']*o['batch_size']; its = []
+        for t in lab.TOUR_TASKS:
+            x = lab.items(t, 'train'); random.Random(o['seed']).shuffle(x); its += x[:n//len(lab.TOUR_TASKS)]
+        random.Random(o['seed']).shuffle(its)
+        run.data = its, mixed_script_rows(its, o['simplified'], o['seed'])
+    return run.data
 
 def _bar_callback(bar):
     "A `TrainerCallback` that advances `bar` by one per optimizer step."
@@ -95,7 +95,7 @@ def stage_sft(run:TourRun, bar)->list:
     from llmbook import lab
     from llmbook.train import sft
     from llmbook.dpo import unfuse
-    r = sft(lab.model(), _rows(run), run.tok, method='full', lr=run.opts['lr'], **_train_kw(run, 'sft', bar)); unfuse(r.model)
+    r = sft(lab.model(), _data(run)[1], run.tok, method='full', lr=run.opts['lr'], **_train_kw(run, 'sft', bar)); unfuse(r.model)
     return [Checkpoint('sft', 'sft', r.model.eval(), 'full', _trained(r.model))]
 
 def stage_lora(run:TourRun, bar)->list:
@@ -105,7 +105,7 @@ def stage_lora(run:TourRun, bar)->list:
     from llmbook.train import sft
     from llmbook.dpo import unfuse
     P = plan('05_lora', 'cpu')
-    r = sft(lab.model(), _rows(run), run.tok, method='lora', lora_r=P.lora_r, lora_alpha=P.lora_alpha, lr=run.opts['lora_lr'],
+    r = sft(lab.model(), _data(run)[1], run.tok, method='lora', lora_r=P.lora_r, lora_alpha=P.lora_alpha, lr=run.opts['lora_lr'],
             **_train_kw(run, 'lora', bar)); unfuse(r.model); n = _trained(r.model)
     return [Checkpoint('lora', 'lora', r.model.merge_and_unload().eval(), f'lora r={P.lora_r}', n)]
 
@@ -115,7 +115,7 @@ def stage_qlora(run:TourRun, bar)->list:
     from llmbook.train import sft
     from llmbook.dpo import unfuse
     P = plan('06_qlora', 'cpu')
-    r = sft(run.saved('base'), _rows(run), run.tok, method='qlora', lora_r=P.lora_r, lora_alpha=P.lora_alpha, lr=run.opts['lora_lr'],
+    r = sft(run.saved('base'), _data(run)[1], run.tok, method='qlora', lora_r=P.lora_r, lora_alpha=P.lora_alpha, lr=run.opts['lora_lr'],
             **_train_kw(run, 'qlora', bar)); unfuse(r.model)
     return [Checkpoint('qlora', 'qlora', r.model.eval(), f'qlora r={P.lora_r}', _trained(r.model), bits=4)]
 
@@ -137,8 +137,7 @@ def stage_distill(run:TourRun, bar)->list:
     from llmbook import lab
     from llmbook.distill import distill
     from llmbook.dpo import unfuse
-    if not run.items: _rows(run)
-    r = distill(lab.model(), lab.model('teacher'), [dict(messages=lab.messages(it)) for it in run.items], run.tok, kind='logit',
+    r = distill(lab.model(), lab.model('teacher'), [dict(messages=lab.messages(it)) for it in _data(run)[0]], run.tok, kind='logit',
                 lr=run.opts['lr'], **_train_kw(run, 'distill', bar)); unfuse(r.model)
     return [Checkpoint('distill', 'distill', r.model.eval(), 'logit kd', _trained(r.model))]
 
@@ -167,8 +166,6 @@ def stage_quant(run:TourRun, bar)->list:
 STAGE_FNS = {s: globals()[f'stage_{s}'] for s in STAGES}
 
 # %% ../nbs/95_tour.ipynb #4d5629e6
-COLUMNS = ('checkpoint', 'stage', 'method', 'trained', 'bits')   # then accuracy per tour task, traditional, mc, ppl, seconds
-
 def _score(run:TourRun, ck:Checkpoint, secs:float)->dict:
     from llmbook import lab
     from llmbook.evals import scorecard, mc_items
@@ -265,7 +262,7 @@ def run_tour(
                     t = time.time(); new = STAGE_FNS[s](run, bar)
                     secs = time.time() - t
                 for ck in new:
-                    run.ckpts[ck.name] = ck; run.rows.append(_score(run, ck, secs)); run.seconds[s] = round(secs, 1)
+                    run.ckpts[ck.name] = ck; run.rows.append(_score(run, ck, secs))
                 log(f"[{i}/{n_steps}] " + '; '.join(_line(r) for r in run.rows[-len(new):]) + f" ({secs:.0f} s)")
             if out: write_out(run, out)
             log(f"[{n_steps}/{n_steps}] leaderboard: {len(run.rows)} checkpoints" + (f" -> {out}" if out else ''))
